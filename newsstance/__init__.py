@@ -1,0 +1,41 @@
+"""newsstance: whose voice each sentence of a news article carries.
+
+    from newsstance import classify
+    classify("The ministry said it would appeal the ruling.")
+
+Importing is cheap: torch and transformers load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from newsstance.labels import LABELS
+
+__version__ = "0.1.0"
+__all__ = ["LABELS", "Classifier", "Prediction", "classify", "load_config", "train", "evaluate_model", "__version__"]
+
+_LAZY = {
+    "Classifier": "newsstance.prediction",
+    "Prediction": "newsstance.prediction",
+    "classify": "newsstance.prediction",
+    "load_config": "newsstance.config",
+    "train": "newsstance.training.run",
+    "evaluate_model": "newsstance.evaluation.report",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from newsstance.config import load_config
+    from newsstance.evaluation.report import evaluate_model
+    from newsstance.prediction import Classifier, Prediction, classify
+    from newsstance.training.run import train
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'newsstance' has no attribute {name!r}")

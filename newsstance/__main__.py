@@ -1,0 +1,5 @@
+import sys
+
+from newsstance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,253 @@
+"""Typed run configuration, validated once at load.
+
+Defaults live only here. `load_config` reads a YAML file, applies `--set` overrides and
+reports every problem at once as `FILE: dotted.key: expected ..., got ...`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from newsstance.errors import ConfigError
+from newsstance.labels import LABELS
+
+PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+
+
+class _Section(BaseModel):
+    # strict: "1e-5" (a YAML string) is not silently coerced to a float, `yes` is not a string.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ContextConfig(_Section):
+    """What the model sees besides the sentence, as a second segment."""
+
+    previous_sentence: bool = False  # the sentence before, from the same article
+    headline: bool = False  # the article's headline (its first sentence)
+
+
+class ModelConfig(_Section):
+    name_or_path: str = PACKAGED_MINILM  # hub id, local folder, or packaged:all-MiniLM-L6-v2
+    init: Literal["pretrained", "random_tiny"] = "pretrained"  # random_tiny: 2-layer random BERT
+    max_length: int = Field(128, ge=8, le=512)  # tokens per input (sentence + context)
+    context: ContextConfig = ContextConfig()
+
+
+class Source(_Section):
+    """One labelled sentence table."""
+
+    path: str
+    kind: Literal["table", "polnear"] = "table"  # polnear: offsets + labels, text read from a PolNeAR copy
+    split: Union[str, None] = None  # keep only rows whose `split` column equals this
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"path": value} if isinstance(value, str) else value
+
+
+class ColumnsConfig(_Section):
+    """Column names in the sentence tables."""
+
+    text: str = "text"
+    label: str = "label"
+    doc_id: str = "doc_id"
+    sentence_index: str = "sentence_index"
+
+
+class SplitConfig(_Section):
+    """Used only when no validation/test files are given: split train by article."""
+
+    validation_fraction: float = Field(0.15, ge=0.0, lt=0.5)
+    test_fraction: float = Field(0.15, ge=0.0, lt=0.5)
+    seed: int = 13
+
+
+class DataConfig(_Section):
+    train: list[Source] = Field(min_length=1)
+    validation: list[Source] = []
+    test: list[Source] = []
+    extra_eval: dict[str, list[Source]] = {}  # further named sets evaluated separately
+    columns: ColumnsConfig = ColumnsConfig()
+    split: SplitConfig = SplitConfig()
+    polnear_dir: Union[str, None] = None  # PolNeAR copy; None: $NEWSSTANCE_POLNEAR, ../shared, cache
+
+
+class TrainingConfig(_Section):
+    epochs: float = Field(4.0, gt=0)
+    max_steps: int = -1  # > 0 overrides epochs
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    learning_rate: float = Field(5e-5, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    lr_scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
+    seed: int = 13
+    class_weights: Union[Literal["none", "balanced"], dict[str, float]] = "none"
+    group_by_length: bool = True
+    eval_strategy: Literal["epoch", "steps"] = "epoch"
+    eval_steps: Union[int, None] = None
+    metric_for_best_model: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
+    early_stopping_patience: Union[int, None] = 2
+    logging_steps: int = Field(50, ge=1)
+    threads: Union[int, None] = None  # torch threads; None keeps torch's default
+
+    @field_validator("class_weights")
+    @classmethod
+    def _known_labels(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - set(LABELS))
+            if unknown:
+                raise ValueError(f"label names from {list(LABELS)}, got unknown {unknown}")
+            if any(w <= 0 for w in value.values()):
+                raise ValueError(f"positive weights, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _steps_need_eval_steps(self) -> "TrainingConfig":
+        if self.eval_strategy == "steps" and not self.eval_steps:
+            raise ValueError("eval_steps (a positive integer) with eval_strategy 'steps', got none")
+        return self
+
+
+class EvaluationConfig(_Section):
+    baselines: bool = True  # majority class and TF-IDF + logistic regression on the same split
+    confusion_matrix_png: bool = True
+    batch_size: int = Field(64, ge=1)
+
+
+class OutputConfig(_Section):
+    dir: str = "models/default"
+    overwrite: bool = False  # replace a folder that holds a different run
+    keep_checkpoints: bool = False  # keep checkpoint-*/ after a successful run
+
+
+class Config(_Section):
+    model: ModelConfig = ModelConfig()
+    data: DataConfig
+    training: TrainingConfig = TrainingConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    output: OutputConfig = OutputConfig()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_YAML_BOOLS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """`training.learning_rate=3e-5` -> (["training", "learning_rate"], 3e-05)."""
+    if "=" not in item:
+        raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.learning_rate=3e-5"])
+    key, raw = item.split("=", 1)
+    value: Any = float(raw) if _NUMBER.match(raw) and not raw.lstrip("+-").isdigit() else yaml.safe_load(raw)
+    return key.strip().split("."), value
+
+
+def _apply_override(raw: dict, keys: list[str], value: Any) -> None:
+    node = raw
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError([f"--set {'.'.join(keys)}: {k} is not a section"])
+    node[keys[-1]] = value
+
+
+def _section_model(loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the last key of `loc` (for did-you-mean)."""
+    model: Any = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            return None
+        model = field.annotation
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+    return model
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, (dict, list)):
+        return f"a {type(value).__name__}"
+    return repr(value)
+
+
+def _hint(value: Any, expected: str) -> str:
+    if isinstance(value, str) and _NUMBER.match(value):
+        if "e" in value.lower() and "." not in value:
+            return " (YAML reads exponents without a dot as strings: write 1.0e-5 instead of 1e-5)"
+        return " (a quoted number is a string: remove the quotes)"
+    if isinstance(value, bool) and "bool" not in expected:
+        return " (YAML reads yes/no/on/off as booleans: quote the value)"
+    return ""
+
+
+def _format_error(source: str, err: dict) -> str:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "int", "float", "dict[str,float]")))
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        section = _section_model(loc)
+        names = list(section.model_fields) if section else []
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else f"valid keys here: {', '.join(names)}"
+        return f"{source}: {key}: unknown key; {fix}"
+    if kind == "missing":
+        return f"{source}: {key}: expected a value, got nothing (this key is required)"
+    if kind == "value_error":
+        return f"{source}: {key}: expected {err['msg'].replace('Value error, ', '')}"
+    expected = err["msg"].replace("Input should be ", "")
+    return f"{source}: {key}: expected {expected}, got {_describe(value)}{_hint(value, expected)}"
+
+
+def validate_config(raw: Any, source: str = "<config>") -> Config:
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: expected a mapping of sections (model, data, training, ...), got {_describe(raw)}"])
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        seen: list[str] = []
+        for err in exc.errors():
+            message = _format_error(source, err)
+            # a union reports one error per branch; keep the first per key
+            if not any(m.split(": expected")[0] == message.split(": expected")[0] for m in seen):
+                seen.append(message)
+        raise ConfigError(seen) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read, override and validate a YAML config; raise ConfigError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found; pass the path of a YAML config such as configs/default.yaml"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read the file ({exc})"]) from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ConfigError([f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    for item in overrides:
+        keys, value = parse_override(item)
+        if isinstance(raw, dict):
+            _apply_override(raw, keys, value)
+    return validate_config(raw, str(path))

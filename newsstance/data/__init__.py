@@ -1,0 +1,1 @@
+"""Data stage: sentence tables, PolNeAR offsets, context construction and splits."""

@@ -1,0 +1,1 @@
+"""Evaluation stage: metrics (offline), baselines and the report folder."""

@@ -1,0 +1,1 @@
+"""Model stage: the base transformer and the saved newsstance model folder."""

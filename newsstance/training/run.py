@@ -1,0 +1,197 @@
+"""`train(cfg)`: read the data, fine-tune with the Trainer, calibrate, evaluate, and leave a
+self-describing model folder. Reads top-down: prepare, fit, save, evaluate, describe."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from newsstance.config import Config
+from newsstance.data.context import contexts, tokenize
+from newsstance.data.splits import load_splits
+from newsstance.errors import OutputExistsError
+from newsstance.labels import LABEL2ID, LABELS
+from newsstance.training.provenance import data_record, versions, write_json
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+
+
+def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to mix runs in one folder; `overwrite` clears it, `resume` needs the same config."""
+    run_file = out / "run.yaml"
+    if not out.exists() or not any(out.iterdir()):
+        if resume:
+            raise OutputExistsError(f"{out}: nothing to resume; run without --resume to start training")
+        return
+    if overwrite:
+        shutil.rmtree(out)
+        return
+    if not run_file.exists():
+        raise OutputExistsError(f"{out}: folder exists and is not a newsstance run; choose another output.dir or pass --overwrite")
+    previous = yaml.safe_load(run_file.read_text(encoding="utf-8"))
+    if previous != cfg.to_dict():
+        raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); pass --overwrite to replace it or set output.dir")
+    if (out / "metrics.json").exists():
+        raise OutputExistsError(f"{out}: already holds this finished run; pass --overwrite to train it again")
+    if not resume:
+        raise OutputExistsError(f"{out}: holds an unfinished run of this config; pass --resume to continue it or --overwrite to restart")
+
+
+def encode(frame: pd.DataFrame, tokenizer, cfg: Config):
+    """A tokenized `datasets.Dataset` with labels and a `length` column for length grouping."""
+    from datasets import Dataset
+
+    encoded = tokenize(tokenizer, list(frame["text"]), contexts(frame, cfg.model.context), cfg.model.max_length)
+    columns = {k: encoded[k] for k in encoded.keys()}
+    columns["labels"] = [LABEL2ID[l] for l in frame["label"]]
+    columns["length"] = [len(ids) for ids in encoded["input_ids"]]
+    return Dataset.from_dict(columns)
+
+
+def _loss_function(cfg: Config, train: pd.DataFrame):
+    """Weighted cross-entropy for class_weights, or None for the model's own loss."""
+    weights = cfg.training.class_weights
+    if weights == "none":
+        return None, None
+    import torch
+
+    if weights == "balanced":
+        counts = train["label"].value_counts()
+        vector = [len(train) / (len(LABELS) * counts.get(l, 1)) for l in LABELS]
+    else:
+        vector = [weights.get(l, 1.0) for l in LABELS]
+    tensor = torch.tensor(vector, dtype=torch.float32)
+
+    def loss(outputs, labels, num_items_in_batch=None):
+        return torch.nn.functional.cross_entropy(outputs.logits, labels, weight=tensor)
+
+    return loss, dict(zip(LABELS, vector))
+
+
+def _training_arguments(cfg: Config, out: Path):
+    from transformers import TrainingArguments
+
+    t = cfg.training
+    metric = t.metric_for_best_model
+    return TrainingArguments(
+        output_dir=str(out / CHECKPOINTS),
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps,
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation_steps,
+        learning_rate=t.learning_rate,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_ratio,  # transformers 5: a fraction < 1 means a share of the steps
+        lr_scheduler_type=t.lr_scheduler,
+        seed=t.seed,
+        data_seed=t.seed,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        eval_strategy=t.eval_strategy,
+        eval_steps=t.eval_steps,
+        save_strategy=t.eval_strategy,
+        save_steps=t.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=metric,
+        greater_is_better=metric != "loss",
+        logging_steps=t.logging_steps,
+        report_to=[],
+        use_cpu=True,
+        dataloader_num_workers=0,
+    )
+
+
+def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> Path:
+    """Fine-tune per `cfg`; returns the model folder."""
+    import torch
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+
+    from newsstance.evaluation.calibration import calibrate
+    from newsstance.evaluation.report import evaluate_frames, write_report
+    from newsstance.models.base import build_model, load_tokenizer
+    from newsstance.models.folder import ModelSettings, attach_settings
+    from newsstance.prediction import Classifier
+    from newsstance.training.model_card import write_model_card
+
+    started = time.time()
+    out = Path(cfg.output.dir)
+    _check_output(cfg, out, resume, cfg.output.overwrite if overwrite is None else overwrite)
+    if cfg.training.threads:
+        torch.set_num_threads(cfg.training.threads)
+
+    # prepare: data first, so a bad file fails before any model work
+    splits = load_splits(cfg.data)
+    logger.info("data: %s", {k: len(v) for k, v in splits.items()})
+    tokenizer = load_tokenizer(cfg.model)
+    set_seed(cfg.training.seed)  # before the classification head is created
+    model = build_model(cfg.model, tokenizer)
+    train_ds, valid_ds = encode(splits["train"], tokenizer, cfg), encode(splits["validation"], tokenizer, cfg)
+    loss_function, class_weights = _loss_function(cfg, splits["train"])
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+
+    # fit
+    callbacks = []
+    if cfg.training.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.training.early_stopping_patience))
+    from newsstance.evaluation.metrics import trainer_metrics
+
+    trainer = Trainer(
+        model=model, args=_training_arguments(cfg, out), train_dataset=train_ds, eval_dataset=valid_ds,
+        processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=trainer_metrics, callbacks=callbacks, compute_loss_func=loss_function,
+    )
+    checkpoint_dir = out / CHECKPOINTS
+    has_checkpoint = checkpoint_dir.exists() and any(checkpoint_dir.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if resume and has_checkpoint else None)
+    trainer_eval = trainer.evaluate()
+
+    # save the best model with its inference settings
+    settings = ModelSettings(context=cfg.model.context.model_dump(), max_length=cfg.model.max_length)
+    attach_settings(trainer.model.config, settings)
+    trainer.model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+    # calibrate on validation, then evaluate every split through the inference path
+    from newsstance.models.folder import update_settings
+
+    classifier = Classifier.load(out)
+    valid = splits["validation"]
+    valid_logits = classifier.logits(list(valid["text"]), classifier.contexts(len(valid), list(valid["previous"]), list(valid["headline"])))
+    calibration = calibrate(valid_logits, np.array([LABEL2ID[l] for l in valid["label"]]))
+    classifier.settings = update_settings(out, temperature=calibration["temperature"])
+    eval_frames = {name: frame for name, frame in splits.items() if name != "train"}
+    results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
+                              cfg.evaluation.batch_size, cfg.training.seed)
+    write_report(results, out / "evaluation", f"{out.name}", cfg.evaluation.confusion_matrix_png)
+
+    # describe
+    elapsed = time.time() - started
+    write_json(out / "data.json", data_record(cfg, splits))
+    write_json(out / "environment.json", {
+        "versions": versions(), "seed": cfg.training.seed, "class_weights": class_weights,
+        "train_seconds": round(elapsed, 1), "epochs_run": trainer.state.epoch,
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+    })
+    metrics = {split: r["model"] for split, r in results.items()}
+    write_model_card(out, cfg, results, calibration, splits)
+    write_json(out / "metrics.json", {
+        "headline": {s: m["macro_f1"] for s, m in metrics.items()},
+        "splits": metrics,
+        "baselines": {s: {k: v["macro_f1"] for k, v in r.items() if k != "model"} for s, r in results.items()},
+        "calibration": calibration, "trainer_validation": trainer_eval,
+    })
+    if not cfg.output.keep_checkpoints:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    logger.info("model written to %s in %.0f s", out, elapsed)
+    return out
