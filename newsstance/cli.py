@@ -45,6 +45,36 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _data_fetch(args) -> int:
+    from pathlib import Path
+
+    from newsstance.data.polnear import fetch
+
+    folder = fetch(Path(args.to) if args.to else None, Path(args.labels))
+    print(f"PolNeAR copy ready at {folder}")
+    return 0
+
+
+def _data_validate(args) -> int:
+    from pathlib import Path
+
+    from newsstance.data.validate import validate_data
+    from newsstance.labels import LABELS
+
+    report = validate_data(Path(args.path))
+    for name, counts in report.counts.items():
+        total = sum(counts.values())
+        shares = "  ".join(f"{l} {counts[l]} ({counts[l] / total:.0%})" for l in LABELS)
+        print(f"{name:>14}: {total:5d} sentences  {shares}")
+    if not report.ok:
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(report.problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("ok")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsstance", description="Whose voice each sentence of a news article carries.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -67,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="sentence table (JSONL, CSV or Parquet) with text and label")
     p.add_argument("--out", help="report folder (default: MODEL/evaluation/DATA_NAME)")
     p.set_defaults(func=_evaluate)
+
+    data = sub.add_parser("data", help="corpus and real-news data").add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    p = data.add_parser("fetch", help="make a verified PolNeAR copy available")
+    p.add_argument("dataset", choices=["polnear"])
+    p.add_argument("--to", help="copy or download into this folder (default: a cache folder)")
+    p.add_argument("--labels", default="data/external", help="folder with the PolNeAR labels and manifest")
+    p.set_defaults(func=_data_fetch)
+    p = data.add_parser("validate", help="check the corpus and label files: schema, offsets, leakage")
+    p.add_argument("path", nargs="?", default="data", help="data folder (default: data)")
+    p.set_defaults(func=_data_validate)
     return parser
 
 

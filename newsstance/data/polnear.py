@@ -1,0 +1,151 @@
+"""PolNeAR real-news labels: offsets and labels in the repository, text from a PolNeAR copy.
+
+PolNeAR (Newell, Margolin & Ruths, LREC 2018) has no licence, so newsstance commits only
+`file, start, end, label` rows and a manifest of each article file's SHA-256. The text is
+rebuilt from a local copy, found in this order: the config's `data.polnear_dir`,
+`$NEWSSTANCE_POLNEAR`, `../shared/realdata/polnear`, the download cache. `fetch()` fills the
+cache from the public repository and checks every hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+
+from newsstance.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+POLNEAR_ENV = "NEWSSTANCE_POLNEAR"
+URL_ENV = "NEWSSTANCE_POLNEAR_URL"
+DEFAULT_URL = "https://raw.githubusercontent.com/networkdynamics/PolNeAR/master/data"
+MANIFEST = "polnear_manifest.json"
+SHARED_COPY = Path("..") / "shared" / "realdata" / "polnear"
+FETCH_HINT = (
+    "run `newsstance data fetch polnear` (or set NEWSSTANCE_POLNEAR to a PolNeAR data folder), "
+    "or train without real news: `newsstance train configs/offline.yaml`"
+)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "newsstance" / "polnear"
+
+
+def candidate_dirs(polnear_dir: str | None = None) -> list[Path]:
+    dirs = [Path(polnear_dir)] if polnear_dir else []
+    if os.environ.get(POLNEAR_ENV):
+        dirs.append(Path(os.environ[POLNEAR_ENV]))
+    return dirs + [SHARED_COPY, cache_dir()]
+
+
+def load_manifest(folder: Path) -> dict[str, str]:
+    path = folder / MANIFEST
+    if not path.exists():
+        raise DataError(f"{path}: PolNeAR manifest not found; it must sit beside the PolNeAR label files")
+    return json.loads(path.read_text(encoding="utf-8"))["files"]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def find_copy(files: list[str], polnear_dir: str | None = None) -> Path:
+    """The first candidate folder that holds every needed article file."""
+    for folder in candidate_dirs(polnear_dir):
+        if all((folder / f).is_file() for f in files):
+            return folder
+    raise DataError(f"no PolNeAR copy found (looked in {', '.join(str(d) for d in candidate_dirs(polnear_dir))}); {FETCH_HINT}")
+
+
+def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFrame:
+    """Rows `file, start, end, label, sentence_index, prev_start, prev_end` -> standard frame."""
+    if not path.exists():
+        raise DataError(f"{path}: PolNeAR label file not found")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not rows:
+        raise DataError(f"{path}: the file has no rows")
+    manifest = load_manifest(path.parent)
+    files = sorted({r["file"] for r in rows})
+    unknown = [f for f in files if f not in manifest]
+    if unknown:
+        raise DataError(f"{path}: {len(unknown)} file(s) missing from {MANIFEST}, e.g. {unknown[0]}")
+    copy = find_copy(files, polnear_dir)
+    texts: dict[str, str] = {}
+    for f in files:
+        data = (copy / f).read_bytes()
+        if hashlib.sha256(data).hexdigest() != manifest[f]:
+            raise DataError(
+                f"{copy / f}: SHA-256 differs from {path.parent / MANIFEST}; this is not the PolNeAR v1.0.0 "
+                "file the labels were made on. Fetch a clean copy with `newsstance data fetch polnear`"
+            )
+        texts[f] = data.decode("utf-8")
+    out = []
+    for line, r in enumerate(rows, start=1):
+        text = texts[r["file"]]
+        if not (0 <= r["start"] < r["end"] <= len(text)):
+            raise DataError(f"{path}:{line}: offsets {r['start']}-{r['end']} outside {r['file']}")
+        prev = text[r["prev_start"]:r["prev_end"]] if r.get("prev_start") is not None else ""
+        out.append({
+            "text": text[r["start"]:r["end"]], "label": r["label"], "doc_id": r["file"],
+            "sentence_index": r["sentence_index"], "previous": prev, "headline": text.split("\n", 1)[0].strip(),
+        })
+    return pd.DataFrame(out)
+
+
+def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base_url: str | None = None) -> Path:
+    """Make a verified PolNeAR copy available; returns its folder.
+
+    A local copy (env or ../shared) is used as it is, or copied to `to`. Otherwise the article
+    files named in the manifest are downloaded into `to` (default: the cache) and checked.
+    """
+    manifest = load_manifest(labels_dir)
+    target = Path(to) if to else None
+    for folder in candidate_dirs()[:-1]:  # env, ../shared: local copies
+        if all((folder / f).is_file() for f in manifest):
+            if target is None:
+                logger.info("using the local PolNeAR copy at %s", folder)
+                return folder
+            return _copy_verified(folder, target, manifest)
+    target = target or cache_dir()
+    base = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
+    missing = [f for f in manifest if not ((target / f).is_file() and _sha256(target / f) == manifest[f])]
+    logger.info("downloading %d PolNeAR files to %s", len(missing), target)
+    from tqdm.auto import tqdm
+
+    for f in tqdm(missing, desc="PolNeAR", unit="file"):
+        if "/test/" in f or f.startswith("test/"):
+            raise DataError(f"{labels_dir / MANIFEST}: lists a test-split file ({f}); PolNeAR test/ is never used")
+        url = f"{base}/{f}"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                data = response.read()
+        except (urllib.error.URLError, OSError) as exc:
+            raise DataError(f"cannot download {url} ({exc}); check the network, or set {POLNEAR_ENV} to a local copy") from None
+        if hashlib.sha256(data).hexdigest() != manifest[f]:
+            raise DataError(f"{url}: downloaded file's SHA-256 differs from the manifest; the repository changed. Nothing was written for it")
+        _write_atomic(target / f, data)
+    return target
+
+
+def _copy_verified(source: Path, target: Path, manifest: dict[str, str]) -> Path:
+    for f, digest in manifest.items():
+        data = (source / f).read_bytes()
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise DataError(f"{source / f}: SHA-256 differs from the manifest; not the PolNeAR v1.0.0 file")
+        _write_atomic(target / f, data)
+    return target
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(path)

@@ -1,0 +1,163 @@
+"""`newsstance data validate`: the corpus and the PolNeAR label files, checked row by row.
+
+Checks schema, labels, offsets (`text == article_text[start:end]`), that every article sits in
+one split, exact and near-duplicate sentences across splits, and reports label counts per split.
+Every problem names the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from newsstance.labels import LABELS
+
+ARTICLE_FIELDS = ("id", "headline", "text", "topic", "genre", "country", "date", "split")
+SENTENCE_FIELDS = ("doc_id", "sentence_index", "start", "end", "text", "label", "split")
+POLNEAR_FIELDS = ("file", "start", "end", "label", "sentence_index")
+SPLITS = ("train", "validation", "test", "challenge")
+NEAR_DUPLICATE_COSINE = 0.9
+
+
+@dataclass
+class Report:
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read_jsonl(path: Path, report: Report) -> list[tuple[int, dict]]:
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            report.problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
+    return rows
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def _near_duplicates(by_split: dict[str, list[tuple[str, str]]], report: Report, path: Path) -> None:
+    """Sentences of one split that are (nearly) the same as a sentence of another split."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    splits = [s for s in by_split if by_split[s]]
+    every = [t for s in splits for _, t in by_split[s]]
+    if len(every) < 2:
+        return
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5)).fit(every)
+    for i, a in enumerate(splits):
+        for b in splits[i + 1:]:
+            va = vectorizer.transform([t for _, t in by_split[a]])
+            vb = vectorizer.transform([t for _, t in by_split[b]])
+            sims = (va @ vb.T).tocoo()
+            for r, c, v in zip(sims.row, sims.col, sims.data):
+                ta, tb = by_split[a][r], by_split[b][c]
+                if v >= NEAR_DUPLICATE_COSINE and len(_normalise(ta[1]).split()) > 3:
+                    report.problems.append(
+                        f"{path}: {a} sentence {ta[0]} and {b} sentence {tb[0]} are near-duplicates "
+                        f"(cosine {v:.2f}); rewrite one or move the articles into one split"
+                    )
+
+
+def validate_corpus(folder: Path, report: Report | None = None) -> Report:
+    report = report or Report()
+    articles_path, sentences_path = folder / "articles.jsonl", folder / "sentences.jsonl"
+    for path in (articles_path, sentences_path):
+        if not path.exists():
+            report.problems.append(f"{path}: not found")
+    if not report.ok:
+        return report
+    articles: dict[str, dict] = {}
+    for number, a in _read_jsonl(articles_path, report):
+        missing = [f for f in ARTICLE_FIELDS if f not in a]
+        if missing:
+            report.problems.append(f"{articles_path}:{number}: missing field(s) {missing}")
+            continue
+        if a["id"] in articles:
+            report.problems.append(f"{articles_path}:{number}: duplicate article id {a['id']!r}")
+        if a["split"] not in SPLITS:
+            report.problems.append(f"{articles_path}:{number}: split {a['split']!r} is not one of {SPLITS}")
+        articles[a["id"]] = a
+    by_split: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    seen_index: dict[str, list[int]] = defaultdict(list)
+    for number, s in _read_jsonl(sentences_path, report):
+        where = f"{sentences_path}:{number}"
+        missing = [f for f in SENTENCE_FIELDS if f not in s]
+        if missing:
+            report.problems.append(f"{where}: missing field(s) {missing}")
+            continue
+        if s["label"] not in LABELS:
+            report.problems.append(f"{where}: unknown label {s['label']!r}; expected one of {', '.join(LABELS)}")
+        article = articles.get(s["doc_id"])
+        if article is None:
+            report.problems.append(f"{where}: doc_id {s['doc_id']!r} is not in {articles_path.name}")
+            continue
+        if article["text"][s["start"]:s["end"]] != s["text"]:
+            report.problems.append(f"{where}: text differs from article {s['doc_id']} [{s['start']}:{s['end']}]")
+        if s["split"] != article["split"]:
+            report.problems.append(f"{where}: split {s['split']!r} but article {s['doc_id']} is in {article['split']!r}")
+        if not s["text"].strip():
+            report.problems.append(f"{where}: empty sentence")
+        seen_index[s["doc_id"]].append(s["sentence_index"])
+        report.counts[s["split"]][s["label"]] += 1
+        by_split[s["split"]].append((f"{s['doc_id']}#{s['sentence_index']}", s["text"]))
+    for doc_id, indices in seen_index.items():
+        if sorted(indices) != list(range(len(indices))):
+            report.problems.append(f"{sentences_path}: article {doc_id} sentence indices are not 0..{len(indices) - 1}")
+    _near_duplicates(by_split, report, sentences_path)
+    return report
+
+
+def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
+    """Offsets-only label files: schema, labels, manifest coverage, never a test-split file."""
+    from newsstance.data.polnear import MANIFEST, load_manifest
+
+    report = report or Report()
+    try:
+        manifest = load_manifest(path.parent)
+    except Exception as exc:  # reported, not raised: the validator lists everything
+        report.problems.append(str(exc))
+        manifest = {}
+    name = path.stem
+    for number, r in _read_jsonl(path, report):
+        where = f"{path}:{number}"
+        missing = [f for f in POLNEAR_FIELDS if f not in r]
+        if missing:
+            report.problems.append(f"{where}: missing field(s) {missing}")
+            continue
+        if "text" in r:
+            report.problems.append(f"{where}: holds PolNeAR text; commit offsets and labels only")
+        if r["label"] not in LABELS:
+            report.problems.append(f"{where}: unknown label {r['label']!r}; expected one of {', '.join(LABELS)}")
+        if r["file"].startswith("test/"):
+            report.problems.append(f"{where}: {r['file']} is in PolNeAR's test split, which is never used")
+        if manifest and r["file"] not in manifest:
+            report.problems.append(f"{where}: {r['file']} is not in {MANIFEST}")
+        if not 0 <= r["start"] < r["end"]:
+            report.problems.append(f"{where}: bad offsets {r['start']}-{r['end']}")
+        report.counts[name][r["label"]] += 1
+    return report
+
+
+def validate_data(root: Path) -> Report:
+    """Everything under a data folder: corpus/ and external/polnear_*.jsonl."""
+    report = Report()
+    if (root / "corpus").is_dir():
+        validate_corpus(root / "corpus", report)
+    for path in sorted((root / "external").glob("polnear_*.jsonl")):
+        validate_polnear_labels(path, report)
+    if not report.counts and not report.problems:
+        report.problems.append(f"{root}: no corpus/ or external/polnear_*.jsonl found; pass the project's data/ folder")
+    return report

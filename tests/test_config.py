@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pytest
+
+from newsstance.config import Config, load_config, parse_override
+from newsstance.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    cfg = load_config(path)
+    assert isinstance(cfg, Config)
+    text = path.read_text()
+    assert "newsstance train" in text.splitlines()[0] + "".join(text.splitlines()[1:5])
+    # every key line carries a comment
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not stripped.startswith("- ") and stripped.endswith(":") is False:
+            assert "#" in line, f"{path.name}: key without a comment: {line!r}"
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_all_problems_reported_at_once_with_pinned_messages(tmp_path):
+    path = _write(tmp_path, "model:\n  max_lenght: 64\n  init: random_tiny\ndata:\n  train: [x.jsonl]\n"
+                            "training:\n  learning_rate: 1e-5\n  group_by_length: maybe\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = info.value.problems
+    assert f"{path}: model.max_lenght: unknown key; did you mean 'max_length'?" in problems
+    assert (f"{path}: training.learning_rate: expected a valid number, got the string '1e-5' "
+            "(YAML reads exponents without a dot as strings: write 1.0e-5 instead of 1e-5)") in problems
+    assert any(p.startswith(f"{path}: training.group_by_length: expected a valid boolean") for p in problems)
+    assert len(problems) == 3
+
+
+def test_yes_read_as_bool_is_caught(tmp_path):
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\nmodel:\n  name_or_path: yes\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        f"{path}: model.name_or_path: expected a valid string, got the boolean True "
+        "(YAML reads yes/no/on/off as booleans: quote the value)"
+    ]
+
+
+def test_missing_required_and_unknown_section(tmp_path):
+    path = _write(tmp_path, "trainin:\n  epochs: 2.0\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}: data: expected a value, got nothing (this key is required)" in info.value.problems
+    assert f"{path}: trainin: unknown key; did you mean 'training'?" in info.value.problems
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+    path = _write(tmp_path, "data:\n  train: [a\n  b: : c\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:\d+: not valid YAML"):
+        load_config(path)
+
+
+def test_overrides_parse_numbers_and_apply(tmp_path):
+    assert parse_override("training.learning_rate=3e-5") == (["training", "learning_rate"], 3e-5)
+    assert parse_override("training.epochs=2") == (["training", "epochs"], 2)
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\n")
+    cfg = load_config(path, ["training.learning_rate=3e-5", "model.context.previous_sentence=true"])
+    assert cfg.training.learning_rate == 3e-5 and cfg.model.context.previous_sentence is True
+    with pytest.raises(ConfigError, match="training.learnig_rate: unknown key; did you mean 'learning_rate'"):
+        load_config(path, ["training.learnig_rate=1.0"])
+
+
+def test_class_weights_must_name_labels(tmp_path):
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n  class_weights: {skeptic: 2.0}\n")
+    with pytest.raises(ConfigError, match=r"training.class_weights: expected label names from .*got unknown \['skeptic'\]"):
+        load_config(path)
