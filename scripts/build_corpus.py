@@ -41,9 +41,14 @@ PATTERN = ("train", "train", "validation", "train", "train", "test", "train", "t
            "train", "train", "test", "train", "train", "train", "validation", "train", "test", "train")
 
 
-def assign_splits(articles: list[dict]) -> None:
+def assign_splits(articles: list[dict], fixed: dict[str, str]) -> None:
     """70/15/15 by article: articles ordered by topic (shuffled within it) take the pattern in
-    turn, so every topic is spread over the splits and the fractions hold overall."""
+    turn, so every topic is spread over the splits and the fractions hold overall. Articles
+    already in articles.jsonl keep their split (`fixed`): adding articles never moves old ones."""
+    for a in articles:
+        if a["id"] in fixed:
+            a["split"] = fixed[a["id"]]
+    articles = [a for a in articles if a["id"] not in fixed]
     rng = random.Random(SEED)
     by_topic = defaultdict(list)
     for a in articles:
@@ -63,7 +68,11 @@ def main() -> None:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 (challenge if path.stem == "challenge" else authored).append(json.loads(line))
-    assign_splits(authored)
+    existing = ROOT / "articles.jsonl"
+    fixed = {}
+    if existing.exists():
+        fixed = {a["id"]: a["split"] for a in map(json.loads, existing.read_text(encoding="utf-8").splitlines())}
+    assign_splits(authored, fixed)
     for a in challenge:
         a["split"] = "challenge"
     with (ROOT / "articles.jsonl").open("w", encoding="utf-8") as arts, (ROOT / "sentences.jsonl").open("w", encoding="utf-8") as sents:
