@@ -62,7 +62,17 @@ def assign_splits(articles: list[dict], fixed: dict[str, str]) -> None:
         a["split"] = PATTERN[i % len(PATTERN)]
 
 
+def load_adjudications() -> dict[tuple[str, int], str]:
+    """Final labels decided after the second, independent pass (data/corpus/adjudication.jsonl)."""
+    path = ROOT / "adjudication.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {(r["doc_id"], r["sentence_index"]): r["final"] for r in rows}
+
+
 def main() -> None:
+    adjudicated = load_adjudications()
     authored, challenge = [], []
     for path in sorted((ROOT / "source").glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -82,6 +92,7 @@ def main() -> None:
             arts.write(json.dumps({**meta, "text": text}, ensure_ascii=False) + "\n")
             for r in rows:
                 assert text[r["start"]:r["end"]] == r["text"]
+                r["label"] = adjudicated.get((a["id"], r["sentence_index"]), r["label"])
                 sents.write(json.dumps({"doc_id": a["id"], **r, "split": a["split"], "topic": a["topic"], "genre": a["genre"]}, ensure_ascii=False) + "\n")
     print(f"{len(authored)} authored + {len(challenge)} challenge articles written to {ROOT}")
 

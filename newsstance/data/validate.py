@@ -151,13 +151,28 @@ def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
     return report
 
 
+def _validate_agreement(path: Path, report: Report) -> None:
+    """The double-annotation record: offsets, both passes and the adjudicated label."""
+    for number, r in _read_jsonl(path, report):
+        missing = [f for f in ("file", "start", "end", "set", "first", "second", "final") if f not in r]
+        if missing:
+            report.problems.append(f"{path}:{number}: missing field(s) {missing}")
+        elif any(r[k] not in LABELS for k in ("first", "second", "final")):
+            report.problems.append(f"{path}:{number}: a label is not one of {', '.join(LABELS)}")
+        elif r["first"] == r["second"] != r["final"]:
+            report.problems.append(f"{path}:{number}: both passes agree on {r['first']} but the final label differs")
+
+
 def validate_data(root: Path) -> Report:
     """Everything under a data folder: corpus/ and external/polnear_*.jsonl."""
     report = Report()
     if (root / "corpus").is_dir():
         validate_corpus(root / "corpus", report)
     for path in sorted((root / "external").glob("polnear_*.jsonl")):
-        validate_polnear_labels(path, report)
+        if path.stem.endswith("_agreement"):
+            _validate_agreement(path, report)
+        else:
+            validate_polnear_labels(path, report)
     if not report.counts and not report.problems:
         report.problems.append(f"{root}: no corpus/ or external/polnear_*.jsonl found; pass the project's data/ folder")
     return report

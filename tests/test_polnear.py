@@ -1,0 +1,111 @@
+"""PolNeAR offsets-only labels: rebuild from a copy, refuse changed files, fetch over HTTP."""
+
+import hashlib
+import http.server
+import json
+import threading
+from functools import partial
+
+import pytest
+
+from newsstance.data import polnear
+from newsstance.data.polnear import fetch, read_polnear_labels
+from newsstance.errors import DataError
+
+ARTICLE = "Senator Vows To Block Bill\n\nThe senator said she would block the bill. Critics called that a stunt.\n"
+
+
+def _layout(tmp_path):
+    """A fake PolNeAR copy (text written for this test) and a label folder with its manifest."""
+    copy = tmp_path / "copy"
+    (copy / "train" / "text").mkdir(parents=True)
+    (copy / "train" / "text" / "a.txt").write_text(ARTICLE)
+    labels = tmp_path / "external"
+    labels.mkdir()
+    digest = hashlib.sha256(ARTICLE.encode()).hexdigest()
+    (labels / "polnear_manifest.json").write_text(json.dumps({"files": {"train/text/a.txt": digest}}))
+    s1 = ARTICLE.index("The senator")
+    s2 = ARTICLE.index("Critics")
+    rows = [
+        {"file": "train/text/a.txt", "start": s1, "end": s2 - 1, "label": "official_position", "sentence_index": 1,
+         "prev_start": 0, "prev_end": 26},
+        {"file": "train/text/a.txt", "start": s2, "end": len(ARTICLE) - 1, "label": "third_party_skepticism",
+         "sentence_index": 2, "prev_start": s1, "prev_end": s2 - 1},
+    ]
+    (labels / "polnear_train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return copy, labels
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    monkeypatch.delenv("NEWSSTANCE_POLNEAR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(polnear, "SHARED_COPY", tmp_path / "no-shared")
+
+
+def test_rebuilds_text_previous_and_headline(tmp_path, monkeypatch):
+    copy, labels = _layout(tmp_path)
+    monkeypatch.setenv("NEWSSTANCE_POLNEAR", str(copy))
+    frame = read_polnear_labels(labels / "polnear_train.jsonl")
+    assert list(frame["text"]) == ["The senator said she would block the bill.", "Critics called that a stunt."]
+    assert frame["previous"][1] == frame["text"][0]
+    assert set(frame["headline"]) == {"Senator Vows To Block Bill"}
+
+
+def test_changed_file_is_refused(tmp_path):
+    copy, labels = _layout(tmp_path)
+    (copy / "train" / "text" / "a.txt").write_text(ARTICLE.replace("stunt", "trick"))
+    with pytest.raises(DataError, match=r"a.txt: SHA-256 differs from .*polnear_manifest.json"):
+        read_polnear_labels(labels / "polnear_train.jsonl", str(copy))
+
+
+def test_no_copy_names_fetch_and_offline_config(tmp_path):
+    _, labels = _layout(tmp_path)
+    with pytest.raises(DataError) as info:
+        read_polnear_labels(labels / "polnear_train.jsonl")
+    assert "newsstance data fetch polnear" in str(info.value)
+    assert "configs/offline.yaml" in str(info.value)
+
+
+def _serve(root):
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_fetch_downloads_over_http_and_verifies(tmp_path):
+    copy, labels = _layout(tmp_path)
+    server = _serve(copy)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        target = fetch(tmp_path / "dl", labels, base_url=url)
+        assert (target / "train" / "text" / "a.txt").read_text() == ARTICLE
+        frame = read_polnear_labels(labels / "polnear_train.jsonl", str(target))
+        assert len(frame) == 2
+        # a changed upstream file is refused and nothing is written for it
+        (copy / "train" / "text" / "a.txt").write_text("changed")
+        with pytest.raises(DataError, match="SHA-256 differs"):
+            fetch(tmp_path / "dl2", labels, base_url=url)
+        assert not (tmp_path / "dl2" / "train" / "text" / "a.txt").exists()
+    finally:
+        server.shutdown()
+
+
+def test_fetch_prefers_a_local_copy(tmp_path, monkeypatch):
+    copy, labels = _layout(tmp_path)
+    monkeypatch.setenv("NEWSSTANCE_POLNEAR", str(copy))
+    assert fetch(None, labels) == copy
+    out = fetch(tmp_path / "mine", labels)
+    assert (out / "train" / "text" / "a.txt").read_text() == ARTICLE
+
+
+def test_shipped_labels_hold_no_text_and_no_test_split():
+    from conftest import ROOT
+
+    for path in (ROOT / "data" / "external").glob("polnear_*.jsonl"):
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            assert set(row) <= {"file", "start", "end", "label", "sentence_index", "prev_start", "prev_end", "confidence", "origin"}
+            assert not row["file"].startswith("test/")
