@@ -64,9 +64,10 @@ def standardize(frame: pd.DataFrame, path: Path, columns: ColumnsConfig) -> pd.D
         )
     if frame.empty:
         raise DataError(f"{path}: the file has no rows")
-    out = frame.rename(columns=mapping)
-    keep = list(STANDARD_COLUMNS) + [c for c in ("previous", "headline") if c in out.columns]
-    out = out[keep].copy()
+    # mapped columns take the standard names; other columns (topic, genre, ...) ride along as
+    # metadata for evaluation slices, unless their name is taken by a mapped column
+    extra = [c for c in frame.columns if c not in mapping and c not in STANDARD_COLUMNS]
+    out = frame[list(mapping) + extra].rename(columns=mapping).copy()
     out["doc_id"] = out["doc_id"].astype(str)
     problems = []
     # the frame's index is the row's position in the file, also after a split filter
