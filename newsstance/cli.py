@@ -35,13 +35,25 @@ def _validate_config(args) -> int:
 def _evaluate(args) -> int:
     from newsstance.evaluation.report import evaluate_model
 
-    results = evaluate_model(args.model, args.data, args.out)
-    for split, systems in results.items():
-        if split == "report_dir":
-            continue
-        for system, m in systems.items():
-            print(f"{split} {system:>13}: macro-F1 {m['macro_f1']:.3f}  accuracy {m['accuracy']:.3f}  (n={m['n']})")
+    results = evaluate_model(args.model, args.data, args.out, split=args.split, slices=args.slices)
+    for split, scores in results["splits"].items():
+        n = scores.pop("n")
+        print(f"{split} ({n} sentences): " + "  ".join(f"{system} {f1:.3f}" for system, f1 in scores.items()) + "  (macro-F1)")
+    for name, reason in results["skipped"].items():
+        print(f"{name}: skipped ({reason})")
     print(f"report: {results['report_dir']}/report.md")
+    return 0
+
+
+def _compare(args) -> int:
+    from pathlib import Path
+
+    from newsstance.evaluation.compare import compare_runs
+
+    table = compare_runs([Path(r) for r in args.runs])
+    if args.out:
+        Path(args.out).write_text(table, encoding="utf-8")
+    print(table, end="")
     return 0
 
 
@@ -94,9 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="evaluate a model folder on a labelled sentence table")
     p.add_argument("model", help="model folder written by `newsstance train`")
-    p.add_argument("data", help="sentence table (JSONL, CSV or Parquet) with text and label")
-    p.add_argument("--out", help="report folder (default: MODEL/evaluation/DATA_NAME)")
+    p.add_argument("data", nargs="?", help="sentence table (JSONL, CSV, Parquet) or PolNeAR label file; default: every set in MODEL/run.yaml")
+    p.add_argument("--split", help="evaluate only rows whose `split` column has this value")
+    p.add_argument("--slices", nargs="+", metavar="COLUMN", help="slice by these columns (default: all metadata, quoted, position)")
+    p.add_argument("--out", help="report folder (default: MODEL/evaluation[/DATA_NAME])")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("compare", help="several runs' metrics, CIs and calibration side by side")
+    p.add_argument("runs", nargs="+", help="model folders with an evaluation/ report")
+    p.add_argument("--out", help="also write the Markdown table to this file")
+    p.set_defaults(func=_compare)
 
     data = sub.add_parser("data", help="corpus and real-news data").add_subparsers(dest="data_command", required=True, metavar="ACTION")
     p = data.add_parser("fetch", help="make a verified PolNeAR copy available")

@@ -48,7 +48,7 @@ def test_evaluate_command_writes_a_report(tiny_model, tmp_path, capsys):
 
     assert main(["evaluate", str(tiny_model), str(MINI), "--out", str(tmp_path / "rep")]) == 0
     out = capsys.readouterr().out
-    assert "mini_corpus         model: macro-F1" in out and "tfidf_logreg: macro-F1" in out
+    assert "mini_corpus (31 sentences): model " in out and " tfidf_logreg " in out
     assert (tmp_path / "rep" / "report.md").exists() and (tmp_path / "rep" / "confusion_mini_corpus.png").exists()
 
 

@@ -48,20 +48,23 @@ def write_model_card(out: Path, cfg: Config, results: dict, calibration: dict, s
         lines.append(f"| {name} | {len(frame)} | {frame['doc_id'].nunique()} | "
                      + " | ".join(str(int(counts.get(l, 0))) for l in LABELS) + f" | {files} |")
     lines += ["", "File hashes: `data.json`. Full configuration: `run.yaml`. Versions and seed: `environment.json`.", "",
-              "## Results", "", "Macro-F1 (accuracy) through the inference path, calibrated:", "",
-              "| split | model | majority | TF-IDF + LR |", "| --- | --- | --- | --- |"]
-    for name, systems in results.items():
-        cells = [f"{systems[k]['macro_f1']:.3f} ({systems[k]['accuracy']:.3f})" if k in systems else "n/a"
-                 for k in ("model", "majority", "tfidf_logreg")]
+              "## Results", "", "Macro-F1 through the inference path (calibrated), with 95% article-bootstrap CIs for the model:", "",
+              "| split | model | rule baseline | majority | TF-IDF + LR |", "| --- | --- | --- | --- | --- |"]
+    for name, r in results.items():
+        systems = r["systems"]
+        lo, hi = systems["model"]["ci"]["macro_f1"]
+        cells = [f"{systems['model']['macro_f1']:.3f} [{lo:.3f}, {hi:.3f}]"] + [
+            f"{systems[k]['macro_f1']:.3f}" if k in systems else "n/a" for k in ("rules", "majority", "tfidf_logreg")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Per class (F1):", "", "| split | " + " | ".join(LABELS) + " |", "| --- |" + " --- |" * len(LABELS)]
-    for name, systems in results.items():
-        pc = systems["model"]["per_class"]
+    for name, r in results.items():
+        pc = r["systems"]["model"]["per_class"]
         lines.append(f"| {name} | " + " | ".join(f"{pc[l]['f1']:.3f}" for l in LABELS) + " |")
     lines += [
         "",
         f"Calibration: temperature {calibration['temperature']:.3f} fitted on validation; expected "
-        f"calibration error there {calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after.",
+        f"calibration error there {calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after. "
+        f"Default `min_confidence` {calibration['min_confidence']:.2f} ({calibration['min_confidence_rule']}).",
         "Detailed report with confusion matrices: `evaluation/report.md`.",
         "",
         "## Limitations",

@@ -169,11 +169,11 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     valid = splits["validation"]
     valid_logits = classifier.logits(list(valid["text"]), classifier.contexts(len(valid), list(valid["previous"]), list(valid["headline"])))
     calibration = calibrate(valid_logits, np.array([LABEL2ID[l] for l in valid["label"]]))
-    classifier.settings = update_settings(out, temperature=calibration["temperature"])
+    classifier.settings = update_settings(out, temperature=calibration["temperature"], min_confidence=calibration["min_confidence"])
     eval_frames = {name: frame for name, frame in splits.items() if name != "train"}
     results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
                               cfg.evaluation.batch_size, cfg.training.seed)
-    write_report(results, out / "evaluation", f"{out.name}", cfg.evaluation.confusion_matrix_png)
+    write_report(results, out / "evaluation", out.name, cfg.evaluation.confusion_matrix_png)
 
     # describe
     elapsed = time.time() - started
@@ -183,12 +183,12 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
         "train_seconds": round(elapsed, 1), "epochs_run": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint,
     })
-    metrics = {split: r["model"] for split, r in results.items()}
     write_model_card(out, cfg, results, calibration, splits)
     write_json(out / "metrics.json", {
-        "headline": {s: m["macro_f1"] for s, m in metrics.items()},
-        "splits": metrics,
-        "baselines": {s: {k: v["macro_f1"] for k, v in r.items() if k != "model"} for s, r in results.items()},
+        "headline": {s: r["systems"]["model"]["macro_f1"] for s, r in results.items()},
+        "splits": {s: {k: v for k, v in r["systems"]["model"].items()} for s, r in results.items()},
+        "baselines": {s: {k: v["macro_f1"] for k, v in r["systems"].items() if k != "model"} for s, r in results.items()},
+        "ece": {s: r["calibration"]["ece"] for s, r in results.items()},
         "calibration": calibration, "trainer_validation": trainer_eval,
     })
     if not cfg.output.keep_checkpoints:
