@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 from newsstance.labels import LABELS
 
 __version__ = "0.1.0"
-__all__ = ["LABELS", "Classifier", "Prediction", "classify", "load_config", "train", "evaluate_model", "__version__"]
+__all__ = ["LABELS", "Classifier", "Prediction", "classify", "analyze_article", "load_config", "train", "evaluate_model", "__version__"]
 
 _LAZY = {
-    "Classifier": "newsstance.prediction",
-    "Prediction": "newsstance.prediction",
-    "classify": "newsstance.prediction",
+    "Classifier": "newsstance.prediction.classifier",
+    "Prediction": "newsstance.prediction.classifier",
+    "analyze_article": "newsstance.prediction.analysis",
+    "classify": "newsstance.prediction.classifier",
     "load_config": "newsstance.config",
     "train": "newsstance.training.run",
     "evaluate_model": "newsstance.evaluation.report",
@@ -27,7 +28,8 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from newsstance.config import load_config
     from newsstance.evaluation.report import evaluate_model
-    from newsstance.prediction import Classifier, Prediction, classify
+    from newsstance.prediction.analysis import analyze_article
+    from newsstance.prediction.classifier import Classifier, Prediction, classify
     from newsstance.training.run import train
 
 

@@ -45,6 +45,29 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _predict(args) -> int:
+    from newsstance.prediction.batch import PredictOptions, run_predict
+    from newsstance.prediction.readers import Fields
+
+    options = PredictOptions(
+        paths=args.paths, output=args.output, model=args.model, format=args.format, summary=args.summary,
+        html=args.html, resume=args.resume, overwrite=args.overwrite, batch_size=args.batch_size,
+        backend=args.backend, quantize=args.quantize, min_confidence=args.min_confidence,
+        fields=Fields(id=args.id_field, title=args.title_field, text=args.text_field), threads=args.threads,
+    )
+    stats = run_predict(options)
+    print(f"{stats.articles} articles, {stats.sentences} sentences -> {args.output}")
+    if stats.resumed_articles:
+        print(f"  ({stats.resumed_articles} articles were already done before --resume)")
+    if stats.skipped_unsupported:
+        print(f"  skipped {stats.skipped_unsupported} unsupported file(s)")
+    if stats.errors:
+        print(f"  {stats.errors} article(s) could not be read: see {args.output}.errors.jsonl")
+    if stats.agreement_with_torch_fp32 is not None:
+        print(f"  label agreement with the fp32 torch path: {stats.agreement_with_torch_fp32:.1%}")
+    return 0
+
+
 def _compare(args) -> int:
     from pathlib import Path
 
@@ -111,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", nargs="+", metavar="COLUMN", help="slice by these columns (default: all metadata, quoted, position)")
     p.add_argument("--out", help="report folder (default: MODEL/evaluation[/DATA_NAME])")
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("predict", help="label every sentence of article files and folders")
+    p.add_argument("paths", nargs="+", help="article files or folders (.txt .md .html .json .jsonl .csv)")
+    p.add_argument("-o", "--output", required=True, help="predictions file (.jsonl, .csv or .parquet)")
+    p.add_argument("--model", help="model folder (default: $NEWSSTANCE_MODEL, else models/default)")
+    p.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="default: from the output's extension")
+    p.add_argument("--summary", help="per-article summary CSV")
+    p.add_argument("--html", metavar="DIR", help="write a self-contained HTML report into DIR")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--backend", choices=["torch", "onnx"], default="torch")
+    p.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization (with --backend onnx)")
+    p.add_argument("--min-confidence", type=float, help="mark sentences under this score uncertain (default: the model's)")
+    p.add_argument("--id-field", default="id", help="article id field in JSON/JSONL/CSV")
+    p.add_argument("--title-field", default="title", help="title field in JSON/JSONL/CSV")
+    p.add_argument("--text-field", default="text", help="text field in JSON/JSONL/CSV")
+    p.add_argument("--threads", type=int, help="CPU threads for inference")
+    p.set_defaults(func=_predict)
 
     p = sub.add_parser("compare", help="several runs' metrics, CIs and calibration side by side")
     p.add_argument("runs", nargs="+", help="model folders with an evaluation/ report")

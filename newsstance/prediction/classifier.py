@@ -86,22 +86,27 @@ class Classifier:
 
     def logits(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None, batch_size: int = 64) -> np.ndarray:
         """Raw logits, shape (len(texts), 3), in the order of `texts`."""
-        import torch
-
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         pairs = list(contexts) if contexts is not None else [None] * len(texts)
         encoded = tokenize(self.tokenizer, list(texts), pairs, self.settings.max_length)
         ids = encoded["input_ids"]
+        # longest first: peak memory is reached at once, and similar lengths share a batch
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         out = np.empty((len(ids), len(LABELS)), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start:start + batch_size]
-                features = [{k: encoded[k][i] for k in encoded.keys()} for i in chunk]
-                batch = self.tokenizer.pad(features, return_tensors="pt")
-                out[chunk] = self.model(**batch).logits.float().numpy()
+        for start in range(0, len(order), batch_size):
+            chunk = order[start:start + batch_size]
+            features = [{k: encoded[k][i] for k in encoded.keys()} for i in chunk]
+            out[chunk] = self._run(self.tokenizer.pad(features, return_tensors="np"))
         return out
+
+    def _run(self, batch: dict) -> np.ndarray:
+        """Logits for one padded batch of numpy arrays."""
+        import torch
+
+        with torch.inference_mode():
+            tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
+            return self.model(**tensors).logits.float().numpy()
 
     def probabilities(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None, batch_size: int = 64) -> np.ndarray:
         """Calibrated probabilities (softmax of logits / temperature)."""
@@ -129,6 +134,14 @@ class Classifier:
 _loaded: dict[Path, Classifier] = {}
 
 
+def load_cached(model: Union[str, Path, None] = None) -> Classifier:
+    """The Classifier for a model folder, loaded once per process."""
+    folder = resolve_model_dir(model).resolve()
+    if folder not in _loaded:
+        _loaded[folder] = Classifier.load(folder)
+    return _loaded[folder]
+
+
 @overload
 def classify(text: str, context: str | None = ..., headline: str | None = ..., model=...) -> Prediction: ...
 @overload
@@ -142,13 +155,7 @@ def classify(text, context=None, headline=None, model=None):
     `headline` the article's headline; both are used only when the model was trained with them.
     The model is `model`, else $NEWSSTANCE_MODEL, else models/default; loaded once per process.
     """
-    if isinstance(model, Classifier):
-        classifier = model
-    else:
-        folder = resolve_model_dir(model).resolve()
-        if folder not in _loaded:
-            _loaded[folder] = Classifier.load(folder)
-        classifier = _loaded[folder]
+    classifier = model if isinstance(model, Classifier) else load_cached(model)
     if isinstance(text, str):
         prev = None if context is None else [context]
         head = None if headline is None else [headline]

@@ -1,0 +1,77 @@
+"""A self-contained HTML report: an index of articles with their voice shares, and one page per
+article with every sentence highlighted by label and its scores on hover. No server, no
+scripts, no external files."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from pathlib import Path
+
+from newsstance.labels import LABELS
+
+COLOURS = {"official_position": "#cfe3ff", "third_party_skepticism": "#ffd6cc", "neutral_reporting": "#ececec"}
+STYLE = """
+body{font-family:Georgia,serif;max-width:52rem;margin:2rem auto;line-height:1.6;color:#222;padding:0 1rem}
+h1{font-size:1.4rem} .legend span{padding:.1rem .4rem;margin-right:.6rem;border-radius:3px;font-family:sans-serif;font-size:.85rem}
+.s{border-radius:3px;padding:.05rem .1rem} .uncertain{outline:1px dashed #888}
+""" + "".join(f".{l}{{background:{c}}}" for l, c in COLOURS.items()) + """
+table{border-collapse:collapse;font-family:sans-serif;font-size:.85rem;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left} .bar{display:flex;height:.8rem;width:10rem}
+"""
+
+
+def page_name(article_id: str, path: str) -> str:
+    return "a-" + hashlib.sha1(f"{path}#{article_id}".encode()).hexdigest()[:16] + ".html"
+
+
+def _legend() -> str:
+    return '<p class="legend">' + "".join(f'<span class="{l}">{l}</span>' for l in LABELS) + "</p>"
+
+
+def _document(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>{body}</body></html>\n")
+
+
+class HtmlReport:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def article(self, article, result) -> None:
+        """One page: the article text with each sentence wrapped in its label's colour."""
+        text, parts, cursor = article.text, [], 0
+        for s in result.sentences:
+            parts.append(html.escape(text[cursor:s.start]))
+            tip = f"{s.label} {s.score:.2f} | " + ", ".join(f"{l} {p:.2f}" for l, p in s.scores.items())
+            css = f"s {s.label}" + (" uncertain" if s.uncertain else "")
+            parts.append(f'<span class="{css}" title="{html.escape(tip)}">{html.escape(s.text)}</span>')
+            cursor = s.end
+        parts.append(html.escape(text[cursor:]))
+        body = "".join(parts).replace("\n\n", "</p><p>").replace("\n", "<br>")
+        heading = html.escape(article.title or article.id)
+        page = (f'<p><a href="index.html">&larr; all articles</a></p><h1>{heading}</h1>{_legend()}'
+                f"<p><small>{html.escape(article.path)}</small></p><p>{body}</p>")
+        target = self.folder / page_name(article.id, article.path)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(_document(article.title or article.id, page), encoding="utf-8")
+        tmp.replace(target)
+
+    def index(self, summaries: Path) -> None:
+        """index.html from the run's summary rows (JSONL)."""
+        rows = [json.loads(l) for l in summaries.read_text(encoding="utf-8").splitlines() if l.strip()] if summaries.exists() else []
+        lines = ["<h1>newsstance: voices per article</h1>", _legend(),
+                 "<table><tr><th>article</th><th>sentences</th>" + "".join(f"<th>{l}</th>" for l in LABELS) + "<th>mix</th></tr>"]
+        for r in rows:
+            shares = [r.get(f"share_{l}", 0) for l in LABELS]
+            bar = "".join(f'<span class="{l}" style="width:{100 * s:.1f}%"></span>' for l, s in zip(LABELS, shares))
+            name = html.escape(r.get("title") or r["article_id"])
+            lines.append(f'<tr><td><a href="{page_name(r["article_id"], r["path"])}">{name}</a></td><td>{r["sentences"]}</td>'
+                         + "".join(f"<td>{s:.0%}</td>" for s in shares) + f'<td><div class="bar">{bar}</div></td></tr>')
+        lines.append("</table>")
+        target = self.folder / "index.html"
+        tmp = target.with_name("index.html.tmp")
+        tmp.write_text(_document("newsstance report", "".join(lines)), encoding="utf-8")
+        tmp.replace(target)
