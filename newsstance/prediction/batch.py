@@ -112,33 +112,20 @@ def _check_outputs(files: _Files, options: PredictOptions) -> None:
 
 def _restore(files: _Files) -> tuple[set[str], RunStats]:
     """Done article keys and counters from the journal; partial files cut back to its last entry."""
-    done: set[str] = set()
-    stats = RunStats()
-    last = None
+    entries: list[dict] = []
     for line in files.journal.read_text(encoding="utf-8").splitlines():
         try:
-            entry = json.loads(line)
+            entries.append(json.loads(line))
         except json.JSONDecodeError:
-            break  # a half-written last line: the chunk before it is the last complete one
-        done.update(entry["done"])
-        last = entry
+            break  # a torn last line: the entry before it is the last complete chunk
+    last = entries[-1] if entries else None
     for path, key in ((files.rows, "rows"), (files.summary_rows, "summary"), (files.errors, "errors")):
-        size = last[key] if last else 0
         if path.exists():
             with path.open("r+b") as handle:
-                handle.truncate(size)
-    if last:
-        stats = RunStats(**last["stats"])
-    # rewrite the journal without a torn tail line
-    entries = [e for e in files.journal.read_text(encoding="utf-8").splitlines() if e.strip()]
-    valid = []
-    for e in entries:
-        try:
-            json.loads(e)
-            valid.append(e)
-        except json.JSONDecodeError:
-            break
-    files.journal.write_text("".join(v + "\n" for v in valid), encoding="utf-8")
+                handle.truncate(last[key] if last else 0)
+    files.journal.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    done = {key for e in entries for key in e["done"]}
+    stats = RunStats(**last["stats"]) if last else RunStats()
     stats.resumed_articles = len(done)
     return done, stats
 
