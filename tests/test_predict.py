@@ -68,6 +68,7 @@ def test_folder_to_predictions_summary_and_errors(articles, tmp_path, tiny_model
     assert b[0]["text"] == "Rail Strike Ends" and b[0]["start"] == 0  # BOM and CRLF handled
     assert any(r["article_id"] == "j1" and r["text"] == "Court Upholds Ban" for r in rows)
     assert any(r["article_id"] == "e" and "central bank held" in r["text"] for r in rows)
+    assert [r["text"] for r in rows if r["article_id"] == "e"].count("Rates Held") == 1  # <title> and <h1> once
     assert not any("Copyright" in r["text"] or "Markets" in r["text"] for r in rows)  # boilerplate removed
     errors = _rows(tmp_path / "out" / "pred.jsonl.errors.jsonl")
     reasons = {Path(e["path"]).name + (f":{e['line']}" if e["line"] else ""): e["reason"] for e in errors}

@@ -122,6 +122,8 @@ def _html(path: Path, text: str) -> Article:
         raise ValueError("no article text found in the HTML (broken page, or no main content)")
     metadata = trafilatura.extract_metadata(text)
     title = metadata.title.strip() if metadata is not None and metadata.title else None
+    if title and body.lstrip().startswith(title):  # the page's own <h1> already opens the body
+        return Article(id=path.stem, path=str(path), text=body, title=title)
     return Article(id=path.stem, path=str(path), text=f"{title}\n\n{body}" if title else body, title=title)
 
 
