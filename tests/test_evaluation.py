@@ -144,3 +144,17 @@ def test_compare_two_runs_with_paired_difference(tiny_model, tmp_path, capsys):
     assert "Paired difference" in table and "| test | +0.000 | [+0.000, +0.000] |" in table
     with pytest.raises(SystemExit):
         main(["compare"])
+
+
+def test_targets_report_the_gap():
+    from newsstance.evaluation.report import target_status
+
+    results = {
+        "test": {"systems": {"model": {"macro_f1": 0.85}}, "calibration": {"ece": 0.03}},
+        "polnear_dev": {"systems": {"model": {"macro_f1": 0.70}, "tfidf_logreg": {"macro_f1": 0.55}}, "calibration": {"ece": 0.09}},
+    }
+    rows = {(r["set"], r["metric"]): r for r in target_status(results)}
+    assert rows[("test", "macro_f1")] == {"set": "test", "metric": "macro_f1", "target": 0.90, "value": 0.85, "met": False, "gap": 0.05}
+    assert rows[("test", "ece")]["met"] is True
+    assert rows[("polnear_dev", "margin_over_tfidf")]["value"] == 0.15 and rows[("polnear_dev", "margin_over_tfidf")]["met"]
+    assert ("challenge", "macro_f1") not in rows  # a set not evaluated has no row

@@ -22,7 +22,33 @@ from newsstance.labels import LABEL2ID, LABELS
 
 logger = logging.getLogger(__name__)
 
-N_ERRORS = 25
+# Quality targets for the default model (reported, never asserted): (set, what, target)
+TARGETS = (
+    ("test", "macro_f1", 0.90), ("challenge", "macro_f1", 0.80), ("polnear_dev", "macro_f1", 0.75),
+    ("test", "ece", 0.05), ("challenge", "ece", 0.05), ("polnear_dev", "ece", 0.05),
+    ("polnear_dev", "margin_over_tfidf", 0.10),
+)
+
+
+def target_status(results: dict) -> list[dict]:
+    """Each target whose set was evaluated: measured value, target, met, and by how much."""
+    rows = []
+    for split, what, target in TARGETS:
+        if split not in results:
+            continue
+        r = results[split]
+        if what == "macro_f1":
+            value, higher = r["systems"]["model"]["macro_f1"], True
+        elif what == "ece":
+            value, higher = r["calibration"]["ece"], False
+        elif "tfidf_logreg" in r["systems"]:
+            value, higher = r["systems"]["model"]["macro_f1"] - r["systems"]["tfidf_logreg"]["macro_f1"], True
+        else:
+            continue
+        met = value >= target if higher else value <= target
+        rows.append({"set": split, "metric": what, "target": target, "value": round(value, 4), "met": met,
+                     "gap": round(0.0 if met else abs(target - value), 4)})
+    return rows
 
 
 def predict_frame(classifier, frame: pd.DataFrame, batch_size: int = 64) -> np.ndarray:
@@ -150,6 +176,16 @@ def write_report(results: dict, out_dir: Path, title: str = "Evaluation", png: b
     lines += overview[:1] + ["| --- " * (overview[0].count("|") - 1) + "|"] + overview[1:] + [""]
     for name, reason in (skipped or {}).items():
         lines += [f"- {name}: skipped ({reason})"]
+    targets = target_status(results)
+    if targets:
+        lines += ["", "Quality targets for the default model:", "", "| set | metric | target | measured | met | missed by |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for t in targets:
+            bound = ">=" if t["metric"] != "ece" else "<="
+            missed = "" if t["met"] else f"{t['gap']:.3f}"
+            met = "yes" if t["met"] else "no"
+            lines.append(f"| {t['set']} | {t['metric']} | {bound} {t['target']:.2f} | {t['value']:.3f} | {met} | {missed} |")
+        lines.append("")
     for split, r in results.items():
         lines += _split_markdown(split, r)
         tables = r["_tables"]
@@ -160,6 +196,8 @@ def write_report(results: dict, out_dir: Path, title: str = "Evaluation", png: b
             reliability_png(r["calibration"]["reliability"], f"reliability: {split}", out_dir / f"reliability_{split}.png")
             coverage_png(r["calibration"]["coverage"], f"coverage-accuracy: {split}", out_dir / f"coverage_{split}.png")
     payload = {split: {k: v for k, v in r.items() if k != "_tables"} for split, r in results.items()}
+    if targets:
+        payload["_targets"] = targets
     if skipped:
         payload["_skipped"] = skipped
     tmp = out_dir / "metrics.json.tmp"
