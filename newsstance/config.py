@@ -166,16 +166,23 @@ def _apply_override(raw: dict, keys: list[str], value: Any) -> None:
 
 
 def _section_model(loc: tuple) -> type[BaseModel] | None:
-    """The pydantic model that owns the last key of `loc` (for did-you-mean)."""
+    """The pydantic model that owns the last key of `loc` (for did-you-mean), looking through
+    lists (`data.train.0.path`) and dicts of lists (`data.extra_eval.challenge.0.path`)."""
+    import typing
+
     model: Any = Config
     for part in loc[:-1]:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None:
-            return None
-        model = field.annotation
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-    return model
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(part) if isinstance(part, str) else None
+            if field is None:
+                return None
+            model = field.annotation
+        else:  # a list[...] or dict[str, ...]: step into its item type
+            args = typing.get_args(model)
+            if not args:
+                return None
+            model = args[-1]
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def _describe(value: Any) -> str:
@@ -190,16 +197,23 @@ def _describe(value: Any) -> str:
 
 def _hint(value: Any, expected: str) -> str:
     if isinstance(value, str) and _NUMBER.match(value):
-        if "e" in value.lower() and "." not in value:
-            return " (YAML reads exponents without a dot as strings: write 1.0e-5 instead of 1e-5)"
+        if "e" in value.lower():
+            # YAML 1.1 floats need a dot in the mantissa and a sign in the exponent
+            mantissa, exponent = value.lower().split("e")
+            fixed = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent if exponent[:1] in '+-' else '+' + exponent}"
+            return f" (YAML reads this exponent form as a string: write {fixed})"
         return " (a quoted number is a string: remove the quotes)"
     if isinstance(value, bool) and "bool" not in expected:
         return " (YAML reads yes/no/on/off as booleans: quote the value)"
     return ""
 
 
+_UNION_TAG = re.compile(r"^(?:str|int|float|bool|dict\[.*\]|list\[.*\]|literal\[.*\]|function-.*|Source)$")
+
+
 def _format_error(source: str, err: dict) -> str:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("str", "int", "float", "dict[str,float]")))
+    # pydantic names the union branch it tried (literal['none','balanced'], dict[str,float], Source): drop it
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p)))
     key = ".".join(str(p) for p in loc) or "(top level)"
     kind, value = err["type"], err.get("input")
     if kind == "extra_forbidden":
@@ -231,6 +245,20 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
         raise ConfigError(seen) from None
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}' (the first value would be silently lost)", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read, override and validate a YAML config; raise ConfigError listing every problem."""
     path = Path(path)
@@ -241,7 +269,7 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read the file ({exc})"]) from None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_StrictLoader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""

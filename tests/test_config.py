@@ -35,7 +35,7 @@ def test_all_problems_reported_at_once_with_pinned_messages(tmp_path):
     problems = info.value.problems
     assert f"{path}: model.max_lenght: unknown key; did you mean 'max_length'?" in problems
     assert (f"{path}: training.learning_rate: expected a valid number, got the string '1e-5' "
-            "(YAML reads exponents without a dot as strings: write 1.0e-5 instead of 1e-5)") in problems
+            "(YAML reads this exponent form as a string: write 1.0e-5)") in problems
     assert any(p.startswith(f"{path}: training.group_by_length: expected a valid boolean") for p in problems)
     assert len(problems) == 3
 
@@ -79,4 +79,20 @@ def test_overrides_parse_numbers_and_apply(tmp_path):
 def test_class_weights_must_name_labels(tmp_path):
     path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n  class_weights: {skeptic: 2.0}\n")
     with pytest.raises(ConfigError, match=r"training.class_weights: expected label names from .*got unknown \['skeptic'\]"):
+        load_config(path)
+
+
+def test_keys_inside_lists_get_did_you_mean_and_duplicates_are_refused(tmp_path):
+    path = _write(tmp_path, "data:\n  train:\n    - {path: x.jsonl, spilt: train}\ntraining:\n  class_weights: balance\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        f"{path}: data.train.0.spilt: unknown key; did you mean 'split'?",
+        f"{path}: training.class_weights: expected 'none' or 'balanced', got the string 'balance'",
+    ]
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n  epochs: 2.0\ntraining:\n  seed: 3\n")
+    with pytest.raises(ConfigError, match=r"c.yaml:5: not valid YAML \(duplicate key 'training'"):
+        load_config(path)
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n  weight_decay: 1e2\n")
+    with pytest.raises(ConfigError, match=r"write 1.0e\+2\)"):
         load_config(path)
