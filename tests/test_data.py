@@ -86,3 +86,17 @@ def test_previous_sentence_comes_from_the_same_article_only():
     assert both == "Harbour Authority Says Dredging Will Resume in March | " + row["previous"]
     assert contexts(frame.iloc[[5]], ContextConfig())[0] is None
     assert context_text(ContextConfig(previous_sentence=True), previous="") == ""
+
+
+def test_jsonl_line_numbers_count_blank_lines_and_duplicate_ids_are_refused(tmp_path):
+    path = tmp_path / "gaps.jsonl"
+    path.write_text('{"doc_id": "a", "sentence_index": 0, "text": "Fine.", "label": "neutral_reporting"}\n\n\n'
+                    '{"doc_id": "a", "sentence_index": 1, "text": "Odd.", "label": "neutral"}\n')
+    with pytest.raises(DataError, match=rf"{path}:4: unknown label 'neutral'"):
+        read_source(Source(path=str(path)), ColumnsConfig())
+    from newsstance.data.tables import read_sources
+
+    copy = tmp_path / "copy.jsonl"
+    copy.write_text(MINI.read_text())
+    with pytest.raises(DataError, match=r"article 'm1' sentence 0 appears more than once .*rename the doc_ids"):
+        read_sources([Source(path=str(MINI)), Source(path=str(copy))], ColumnsConfig())

@@ -69,7 +69,23 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
     """Rows `file, start, end, label, sentence_index, prev_start, prev_end` -> standard frame."""
     if not path.exists():
         raise DataError(f"{path}: PolNeAR label file not found")
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from newsstance.labels import LABELS
+
+    rows, numbers = [], []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        missing = [k for k in ("file", "start", "end", "label", "sentence_index") if k not in row]
+        if missing:
+            raise DataError(f"{path}:{number}: missing field(s) {missing}; PolNeAR label rows need file, start, end, label, sentence_index")
+        if row["label"] not in LABELS:
+            raise DataError(f"{path}:{number}: unknown label {row['label']!r}; expected one of {', '.join(LABELS)}")
+        rows.append(row)
+        numbers.append(number)
     if not rows:
         raise DataError(f"{path}: the file has no rows")
     manifest = load_manifest(path.parent)
@@ -88,7 +104,7 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
             )
         texts[f] = data.decode("utf-8")
     out = []
-    for line, r in enumerate(rows, start=1):
+    for line, r in zip(numbers, rows):
         text = texts[r["file"]]
         if not (0 <= r["start"] < r["end"] <= len(text)):
             raise DataError(f"{path}:{line}: offsets {r['start']}-{r['end']} outside {r['file']}")

@@ -18,6 +18,7 @@ from newsstance.labels import LABELS
 
 TABLE_FORMATS = (".jsonl", ".csv", ".parquet")
 STANDARD_COLUMNS = ("text", "label", "doc_id", "sentence_index")
+LINE = "_line"  # the physical line a JSONL row came from, for error messages
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -33,9 +34,12 @@ def read_frame(path: Path) -> pd.DataFrame:
                     if not line.strip():
                         continue
                     try:
-                        rows.append(json.loads(line))
+                        row = json.loads(line)
                     except json.JSONDecodeError as exc:
                         raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one object") from None
+                    if not isinstance(row, dict):
+                        raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+                    rows.append({**row, LINE: number})
             return pd.DataFrame(rows)
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -49,7 +53,7 @@ def read_frame(path: Path) -> pd.DataFrame:
 
 
 def _line_number(path: Path, index: int) -> int:
-    # JSONL and CSV rows are 1-based lines after the header (CSV) or from the top (JSONL)
+    # CSV: 1-based lines after the header; Parquet: the row number
     return index + (2 if path.suffix.lower() == ".csv" else 1)
 
 
@@ -66,13 +70,13 @@ def standardize(frame: pd.DataFrame, path: Path, columns: ColumnsConfig) -> pd.D
         raise DataError(f"{path}: the file has no rows")
     # mapped columns take the standard names; other columns (topic, genre, ...) ride along as
     # metadata for evaluation slices, unless their name is taken by a mapped column
-    extra = [c for c in frame.columns if c not in mapping and c not in STANDARD_COLUMNS]
+    extra = [c for c in frame.columns if c not in mapping and c not in STANDARD_COLUMNS and c != LINE]
     out = frame[list(mapping) + extra].rename(columns=mapping).copy()
+    lines = frame[LINE] if LINE in frame.columns else pd.Series([_line_number(path, int(i)) for i in frame.index], index=frame.index)
     out["doc_id"] = out["doc_id"].astype(str)
     problems = []
     # the frame's index is the row's position in the file, also after a split filter
-    for i, text, label, index in zip(out.index, out["text"], out["label"], out["sentence_index"]):
-        line = _line_number(path, int(i))
+    for line, text, label, index in zip(lines, out["text"], out["label"], out["sentence_index"]):
         if label not in LABELS:
             problems.append(f"{path}:{line}: unknown label {label!r}; expected one of {', '.join(LABELS)}")
         if not isinstance(text, str) or not text.strip():
@@ -111,4 +115,15 @@ def read_source(source: Source, columns: ColumnsConfig, polnear_dir: str | None 
 
 def read_sources(sources: list[Source], columns: ColumnsConfig, polnear_dir: str | None = None) -> pd.DataFrame:
     frames = [read_source(s, columns, polnear_dir) for s in sources]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STANDARD_COLUMNS)
+    if not frames:
+        return pd.DataFrame(columns=STANDARD_COLUMNS)
+    frame = pd.concat(frames, ignore_index=True)
+    clash = frame[frame.duplicated(["doc_id", "sentence_index"], keep=False)]
+    if not clash.empty:
+        first = clash.iloc[0]
+        where = sorted(set(clash[(clash["doc_id"] == first["doc_id"]) & (clash["sentence_index"] == first["sentence_index"])]["source"]))
+        raise DataError(
+            f"article {first['doc_id']!r} sentence {first['sentence_index']} appears more than once (in {', '.join(where)}); "
+            "each (doc_id, sentence_index) must be unique across a set's files: rename the doc_ids of one source"
+        )
+    return frame

@@ -87,6 +87,9 @@ def evaluate_frames(
     tfidf = tfidf_logreg_baseline(train["text"], train["label"], seed) if baselines and train is not None else None
     results: dict = {}
     for name, frame in frames.items():
+        if frame.empty:
+            logger.warning("%s has no rows: not evaluated", name)
+            continue
         logger.info("evaluating %s (%d sentences)", name, len(frame))
         refs = np.array([LABEL2ID[l] for l in frame["label"]])
         docs = frame["doc_id"].astype(str).to_numpy()
@@ -225,10 +228,12 @@ def _table_kind(path: Path) -> str:
 
 
 def _recorded_frames(model_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """The evaluation sets a model's run.yaml names (validation, test, extra_eval); a PolNeAR set
-    without a local copy is skipped with the reason."""
+    """The evaluation sets of a model's run.yaml, rebuilt as at training time (including an
+    automatic split by article). Where a PolNeAR copy is missing, the sets that can be read are
+    evaluated and the others skipped with the reason."""
     from newsstance.config import load_config
     from newsstance.data.context import add_neighbours
+    from newsstance.data.splits import load_splits
     from newsstance.data.tables import read_sources
     from newsstance.errors import DataError, NewsstanceError
 
@@ -236,19 +241,20 @@ def _recorded_frames(model_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str
     if not run.exists():
         raise NewsstanceError(f"{model_dir}: no run.yaml, so no recorded evaluation data; pass a DATA file to evaluate on")
     cfg = load_config(run)
+    try:
+        return {k: v for k, v in load_splits(cfg.data).items() if k != "train" and len(v)}, {}
+    except DataError:
+        if not cfg.data.validation or not cfg.data.test:
+            raise  # an automatic split needs the training data itself
     frames, skipped = {}, {}
-    sets = {"validation": cfg.data.validation, "test": cfg.data.test, **cfg.data.extra_eval}
-    for name, sources in sets.items():
-        if not sources:
-            continue
+    for name, sources in {"validation": cfg.data.validation, "test": cfg.data.test, **cfg.data.extra_eval}.items():
         try:
             frames[name] = add_neighbours(read_sources(sources, cfg.data.columns, cfg.data.polnear_dir))
         except DataError as exc:
-            if any(s.kind == "polnear" for s in sources):
-                skipped[name] = str(exc)
-                logger.warning("%s skipped: %s", name, exc)
-            else:
+            if not any(s.kind == "polnear" for s in sources):
                 raise
+            skipped[name] = str(exc)
+            logger.warning("%s skipped: %s", name, exc)
     return frames, skipped
 
 
@@ -265,6 +271,7 @@ def evaluate_model(
     from newsstance.config import ColumnsConfig, Source
     from newsstance.data.context import add_neighbours
     from newsstance.data.tables import read_source
+    from newsstance.errors import NewsstanceError
     from newsstance.prediction import Classifier
     from newsstance.training.provenance import recorded_training_frame
 
@@ -279,6 +286,8 @@ def evaluate_model(
         name = f"{data.stem}_{split}" if split else data.stem
         frames = {name: add_neighbours(read_source(source, ColumnsConfig()))}
         default_out = classifier.path / "evaluation" / name
+    if not frames:
+        raise NewsstanceError(f"nothing to evaluate for {classifier.path}: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
     train = recorded_training_frame(classifier.path)
     if train is None:
         logger.warning("baselines fitted on training data skipped: the data recorded in %s is not available unchanged", classifier.path)

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from newsstance.labels import LABELS
 
 QUOTE = re.compile(r"[\"“”‘’«»]|''")
 DERIVED = ("quoted", "position")
@@ -31,9 +30,14 @@ def derived_columns(frame: pd.DataFrame) -> pd.DataFrame:
     }, index=frame.index)
 
 
+def _hashable(column: pd.Series) -> bool:
+    return all(isinstance(v, (str, int, float, bool, type(None))) for v in column)
+
+
 def slice_columns(frame: pd.DataFrame, requested: list[str] | None = None) -> list[str]:
     """Requested slices, or every metadata column with a handful of values plus the derived ones."""
-    available = [c for c in frame.columns if c not in NOT_SLICES and frame[c].nunique() <= MAX_VALUES] + list(DERIVED)
+    available = [c for c in frame.columns if c not in NOT_SLICES and _hashable(frame[c]) and frame[c].nunique() <= MAX_VALUES]
+    available += list(DERIVED)
     if requested is None:
         return available
     return [c for c in requested if c in available]
@@ -51,6 +55,6 @@ def slice_metrics(frame: pd.DataFrame, refs: np.ndarray, preds: np.ndarray, colu
             out[column][str(value)] = {
                 "n": int(len(idx)), "articles": int(table.loc[idx, "doc_id"].nunique()),
                 "accuracy": float(accuracy_score(refs[idx], preds[idx])),
-                "macro_f1": float(f1_score(refs[idx], preds[idx], labels=list(range(len(LABELS))), average="macro", zero_division=0)),
+                "macro_f1": float(f1_score(refs[idx], preds[idx], average="macro", zero_division=0)),  # over labels present
             }
     return out

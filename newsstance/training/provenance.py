@@ -74,7 +74,12 @@ def recorded_training_frame(model_dir: Path) -> pd.DataFrame | None:
         path = Path(entry["path"])
         if not path.exists() or sha256_file(path) != entry["sha256"]:
             return None
+    from newsstance.errors import DataError
+
     cfg = load_config(config_path)
-    return load_splits(cfg.data)["train"]
+    try:
+        return load_splits(cfg.data)["train"]
+    except DataError:  # e.g. no PolNeAR copy on this machine
+        return None
 
 

@@ -24,18 +24,22 @@ logger = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
 
 
-def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to mix runs in one folder; `overwrite` clears it, `resume` needs the same config."""
+def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> bool:
+    """Refuse to mix runs in one folder. Returns whether the folder must be cleared (overwrite),
+    which the caller does only once the data has loaded: a bad data file costs no model."""
     run_file = out / "run.yaml"
+    if resume and overwrite:
+        raise OutputExistsError("--resume and --overwrite (or output.overwrite: true) exclude each other")
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(f"{out}: output.dir is a file; point it at a folder")
     if not out.exists() or not any(out.iterdir()):
         if resume:
             raise OutputExistsError(f"{out}: nothing to resume; run without --resume to start training")
-        return
-    if overwrite:
-        shutil.rmtree(out)
-        return
+        return False
     if not run_file.exists():
-        raise OutputExistsError(f"{out}: folder exists and is not a newsstance run; choose another output.dir or pass --overwrite")
+        raise OutputExistsError(f"{out}: folder exists and is not a newsstance run (no run.yaml); choose another output.dir")
+    if overwrite:
+        return True
     previous = yaml.safe_load(run_file.read_text(encoding="utf-8"))
     if previous != cfg.to_dict():
         raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); pass --overwrite to replace it or set output.dir")
@@ -43,6 +47,7 @@ def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> None
         raise OutputExistsError(f"{out}: already holds this finished run; pass --overwrite to train it again")
     if not resume:
         raise OutputExistsError(f"{out}: holds an unfinished run of this config; pass --resume to continue it or --overwrite to restart")
+    return False
 
 
 def encode(frame: pd.DataFrame, tokenizer, cfg: Config):
@@ -124,7 +129,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
 
     started = time.time()
     out = Path(cfg.output.dir)
-    _check_output(cfg, out, resume, cfg.output.overwrite if overwrite is None else overwrite)
+    clear = _check_output(cfg, out, resume, cfg.output.overwrite if overwrite is None else overwrite)
     if cfg.training.threads:
         torch.set_num_threads(cfg.training.threads)
 
@@ -137,6 +142,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     train_ds, valid_ds = encode(splits["train"], tokenizer, cfg), encode(splits["validation"], tokenizer, cfg)
     loss_function, class_weights = _loss_function(cfg, splits["train"])
 
+    if clear:
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
 
@@ -151,6 +158,9 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, compute_loss_func=loss_function,
     )
+    if loss_function is not None:
+        # our loss is a per-micro-batch weighted mean: let the Trainer divide by the accumulation steps
+        trainer.loss_is_scaled_for_ga = False
     checkpoint_dir = out / CHECKPOINTS
     has_checkpoint = checkpoint_dir.exists() and any(checkpoint_dir.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume and has_checkpoint else None)
@@ -170,7 +180,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     valid_logits = classifier.logits(list(valid["text"]), classifier.contexts(len(valid), list(valid["previous"]), list(valid["headline"])))
     calibration = calibrate(valid_logits, np.array([LABEL2ID[l] for l in valid["label"]]))
     classifier.settings = update_settings(out, temperature=calibration["temperature"], min_confidence=calibration["min_confidence"])
-    eval_frames = {name: frame for name, frame in splits.items() if name != "train"}
+    eval_frames = {name: frame for name, frame in splits.items() if name != "train" and len(frame)}
     results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
                               cfg.evaluation.batch_size, cfg.training.seed)
     write_report(results, out / "evaluation", out.name, cfg.evaluation.confusion_matrix_png)
