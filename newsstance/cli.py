@@ -54,6 +54,7 @@ def _predict(args) -> int:
         html=args.html, resume=args.resume, overwrite=args.overwrite, batch_size=args.batch_size,
         backend=args.backend, quantize=args.quantize, min_confidence=args.min_confidence,
         fields=Fields(id=args.id_field, title=args.title_field, text=args.text_field), threads=args.threads,
+        max_bytes=args.max_bytes,
     )
     stats = run_predict(options)
     print(f"{stats.articles} articles, {stats.sentences} sentences -> {args.output}")
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title-field", default="title", help="title field in JSON/JSONL/CSV")
     p.add_argument("--text-field", default="text", help="text field in JSON/JSONL/CSV")
     p.add_argument("--threads", type=int, help="CPU threads for inference")
+    p.add_argument("--max-bytes", type=int, default=20 * 1024 * 1024, help="skip (and record) article files larger than this")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("compare", help="several runs' metrics, CIs and calibration side by side")

@@ -113,7 +113,7 @@ def test_interrupted_run_resumes_without_duplicates(articles, tmp_path, tiny_mod
         size = real_append(path, records)
         if path.name.endswith(".journal"):
             calls["n"] += 1
-            if calls["n"] == 2:
+            if calls["n"] == 3:  # the header, then two chunks
                 raise KeyboardInterrupt
         return size
 
@@ -278,3 +278,38 @@ def test_html_report_renders_highlights(articles, tmp_path, tiny_model):
     # the label backgrounds are on the page: the sentences are highlighted
     highlighted = {(0xCF, 0xE3, 0xFF), (0xFF, 0xD6, 0xCC), (0xEC, 0xEC, 0xEC)}
     assert colours & highlighted
+
+
+def test_resume_refuses_a_different_run_and_csv_keeps_paragraphs(articles, tmp_path, tiny_model, tiny_model_copy, monkeypatch):
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(batch, "CHUNK_SENTENCES", 1)
+    real_append = batch._append
+    calls = {"n": 0}
+
+    def interrupt(path, records):
+        size = real_append(path, records)
+        calls["n"] += path.name.endswith(".journal")
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return size
+
+    monkeypatch.setattr(batch, "_append", interrupt)
+    options = _options(articles, tmp_path, tiny_model)
+    with pytest.raises(NewsstanceError):
+        run_predict(options, progress=False)
+    monkeypatch.setattr(batch, "_append", real_append)
+    other = _options(articles, tmp_path, tiny_model_copy, resume=True)
+    with pytest.raises(NewsstanceError, match="different model"):
+        run_predict(other, progress=False)
+    csv_file = tmp_path / "multi.csv"
+    csv_file.write_text('id,text\n1,"First paragraph.\n\nSecond paragraph."\n')
+    [article] = list(read_file(csv_file))
+    assert article.text == "First paragraph.\n\nSecond paragraph."
+
+
+def test_outputs_inside_the_input_folder_are_not_read_back(articles, tmp_path, tiny_model):
+    out = articles / "results.jsonl"
+    first = run_predict(PredictOptions(paths=[str(articles)], output=str(out), model=str(tiny_model), html=str(articles / "html")), progress=False)
+    again = run_predict(PredictOptions(paths=[str(articles)], output=str(out), model=str(tiny_model), html=str(articles / "html"),
+                                       overwrite=True), progress=False)
+    assert again.articles == first.articles and again.errors == first.errors

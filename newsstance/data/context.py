@@ -47,6 +47,15 @@ def add_neighbours(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def article_neighbours(sentences: list[str], title: str | None = None) -> tuple[list[str], list[str]]:
+    """(previous, headline) for the sentences of one article, by the same rule as add_neighbours:
+    the sentence before in the article, and the headline (the title, else the first sentence),
+    which the headline itself does not get."""
+    headline = title or (sentences[0] if sentences else "")
+    previous = [""] + sentences[:-1]
+    return previous, ["" if i == 0 else headline for i in range(len(sentences))]
+
+
 def contexts(frame: pd.DataFrame, settings: ContextConfig) -> list[str | None]:
     return [context_text(settings, p, h) for p, h in zip(frame["previous"], frame["headline"])]
 

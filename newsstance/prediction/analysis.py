@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from newsstance.data.context import article_neighbours
 from newsstance.labels import LABELS
 from newsstance.prediction.segmentation import Span, segment
 
@@ -36,11 +37,9 @@ class ArticleResult:
 
 
 def inputs(text: str, spans: Sequence[Span], title: str | None) -> tuple[list[str], list[str], list[str]]:
-    """Sentences with the context the model was trained with: previous sentence, headline."""
+    """Sentences with their neighbours, by the rule used at training time."""
     sentences = [text[s.start:s.end] for s in spans]
-    headline = title or (sentences[0] if sentences else "")
-    previous = [""] + sentences[:-1]
-    headlines = ["" if i == 0 else headline for i in range(len(sentences))]
+    previous, headlines = article_neighbours(sentences, title)
     return sentences, previous, headlines
 
 

@@ -110,20 +110,30 @@ def _check_outputs(files: _Files, options: PredictOptions) -> None:
         raise NewsstanceError(f"{files.output}: nothing to resume (no {files.journal.name}); run without --resume")
 
 
-def _restore(files: _Files) -> tuple[set[str], RunStats]:
-    """Done article keys and counters from the journal; partial files cut back to its last entry."""
+RUN_IDENTITY = ("model", "backend", "quantize", "min_confidence", "inputs", "format")
+
+
+def _restore(files: _Files, header: dict) -> tuple[set[str], RunStats]:
+    """Done article keys and counters from the journal; partial files cut back to its last entry.
+    The journal's first line is the run's header: resuming with another model, backend,
+    threshold, input or format would mix two runs in one file, so it is refused."""
     entries: list[dict] = []
     for line in files.journal.read_text(encoding="utf-8").splitlines():
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
             break  # a torn last line: the entry before it is the last complete chunk
+    started = entries.pop(0).get("header", {}) if entries and "header" in entries[0] else {}
+    changed = [k for k in RUN_IDENTITY if started.get(k) != header.get(k)]
+    if changed:
+        raise NewsstanceError(f"{files.output}: --resume with a different {', '.join(changed)} than the interrupted run "
+                              f"({', '.join(f'{k}={started.get(k)!r}' for k in changed)}); rerun it as it was, or pass --overwrite")
     last = entries[-1] if entries else None
     for path, key in ((files.rows, "rows"), (files.summary_rows, "summary"), (files.errors, "errors")):
         if path.exists():
             with path.open("r+b") as handle:
                 handle.truncate(last[key] if last else 0)
-    files.journal.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+    files.journal.write_text("".join(json.dumps(e) + "\n" for e in [{"header": started}] + entries), encoding="utf-8")
     done = {key for e in entries for key in e["done"]}
     stats = RunStats(**last["stats"]) if last else RunStats()
     stats.resumed_articles = len(done)
@@ -188,31 +198,30 @@ def _append(path: Path, records: list[dict]) -> int:
 
 def _finalize_rows(partial: Path, target: Path, fmt: str) -> None:
     """Convert the JSONL partial rows to the requested format, then rename into place."""
-    tmp = target.with_name(target.name + ".tmp")
     if fmt == "jsonl":
-        partial.replace(tmp)
-    else:
-        import pandas as pd
+        partial.replace(target)  # one atomic rename
+        return
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        chunks = pd.read_json(partial, lines=True, chunksize=50_000, dtype=False) if partial.stat().st_size else []
-        writer, first = None, True
-        for frame in chunks:
-            if fmt == "csv":
-                frame.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
-            else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                table = pa.Table.from_pandas(frame, preserve_index=False)
-                writer = writer or pq.ParquetWriter(tmp, table.schema)
-                writer.write_table(table)
-            first = False
-        if writer:
-            writer.close()
-        if first:  # no rows at all
-            tmp.write_text("" if fmt == "csv" else "", encoding="utf-8")
-        partial.unlink()
+    tmp = target.with_name(target.name + ".tmp")
+    chunks = pd.read_json(partial, lines=True, chunksize=50_000, dtype=False) if partial.stat().st_size else []
+    writer, first = None, True
+    for frame in chunks:
+        if fmt == "csv":
+            frame.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
+        else:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            writer = writer or pq.ParquetWriter(tmp, table.schema)
+            writer.write_table(table)
+        first = False
+    if writer:
+        writer.close()
+    if first:  # no rows at all
+        tmp.write_text("", encoding="utf-8")
     tmp.replace(target)
+    partial.unlink()  # last: until the output is in place, --resume still has the rows
 
 
 def _write_summary_csv(partial: Path, target: Path) -> None:
@@ -242,28 +251,37 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
 
     from newsstance import __version__
     from newsstance.prediction.html_report import HtmlReport
+    from newsstance.prediction.html_report import clear as clear_html
     from newsstance.prediction.onnx_backend import load_backend
 
     fmt = _format(options)
     files = _Files(options)
     _check_outputs(files, options)
+    own = [files.output] + [p for p in (files.summary, files.html) if p]
     try:
-        found = inventory(options.paths)
+        found = inventory(options.paths, exclude=own)
     except InputError as exc:
         raise NewsstanceError(str(exc)) from None
     classifier = load_backend(options.model, options.backend, options.quantize, options.threads)
     threshold = options.min_confidence if options.min_confidence is not None else classifier.settings.min_confidence
-    done, stats = _restore(files) if options.resume else (set(), RunStats())
+    identity = {"model": str(classifier.path.resolve()), "backend": options.backend, "quantize": options.quantize,
+                "min_confidence": threshold, "inputs": [str(Path(p).resolve()) for p in options.paths], "format": fmt}
+    if options.resume:
+        done, stats = _restore(files, identity)
+    else:
+        done, stats = set(), RunStats()
+        for stale in (files.rows, files.summary_rows, files.errors):  # left by a run killed before its first chunk
+            stale.unlink(missing_ok=True)
+        _append(files.journal, [{"header": identity}])
     stats.skipped_unsupported = len(found.unsupported)
     if found.unsupported:
         kinds = sorted({p.suffix or "(none)" for p in found.unsupported})
         logger.warning("skipped %d unsupported file(s) (%s)", len(found.unsupported), ", ".join(kinds))
-    header = {
-        "newsstance": __version__, "model": str(classifier.path), "backend": options.backend, "quantize": options.quantize,
-        "model_settings": asdict(classifier.settings), "min_confidence": threshold, "inputs": [str(p) for p in options.paths],
-        "files": len(found.files), "format": fmt, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    header = {"newsstance": __version__, **identity, "model_settings": asdict(classifier.settings),
+              "files": len(found.files), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     html = HtmlReport(files.html) if files.html else None
+    if html and options.overwrite:
+        clear_html(files.html)
     cache = _Cache(CACHE_ENTRIES)
     bar = tqdm(unit="article", disable=not progress, desc="predict")
     started = time.time()
@@ -282,12 +300,13 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
             result = build_result(article.text, spans, probs[offset:offset + len(sents)], threshold)
             offset += len(sents)
             rows += _rows(article, result)
-            summaries.append({"article_id": article.id, "path": article.path, "title": article.title, **result.summary})
+            summaries.append({"article_id": article.id, "path": article.path, "position": article.position,
+                              "title": article.title, **result.summary})
             if html:
                 html.article(article, result)
         errors = [{"path": e.path, "line": e.line, "reason": e.reason} for e in pending_errors]
         entry = {
-            "done": [f"{a.path}#{a.id}" for a, *_ in pending] + [f"{e.path}:{e.line}" for e in pending_errors],
+            "done": [a.key for a, *_ in pending] + [e.key for e in pending_errors],
             "rows": _append(files.rows, rows), "summary": _append(files.summary_rows, summaries),
             "errors": _append(files.errors, errors),
         }
@@ -302,16 +321,15 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
 
     try:
         for item in iter_articles(found.files, options.fields, options.max_bytes):
-            if isinstance(item, ReadError):
-                if f"{item.path}:{item.line}" not in done:
-                    logger.warning("%s", item.message())
-                    pending_errors.append(item)
+            if item.key in done:
                 continue
-            if f"{item.path}#{item.id}" in done:
+            if isinstance(item, ReadError):
+                logger.warning("%s", item.message())
+                pending_errors.append(item)
                 continue
             spans = segment(item.text)
             if not spans:
-                pending_errors.append(ReadError(item.path, "no sentences found in the text"))
+                pending_errors.append(ReadError(item.path, "no sentences found in the text", None, item.position))
                 continue
             sentences, previous, headlines = inputs(item.text, spans, item.title)
             pending.append((item, spans, sentences, classifier.contexts(len(sentences), previous, headlines)))

@@ -22,8 +22,15 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:left} .bar{dis
 """
 
 
-def page_name(article_id: str, path: str) -> str:
-    return "a-" + hashlib.sha1(f"{path}#{article_id}".encode()).hexdigest()[:16] + ".html"
+def page_name(path: str, position: int) -> str:
+    """One page per article, named from its place (file and position), unique even when ids repeat."""
+    return "a-" + hashlib.sha1(f"{path}#{position}".encode()).hexdigest()[:16] + ".html"
+
+
+def clear(folder: Path) -> None:
+    """Remove a previous report's pages (for --overwrite)."""
+    for page in folder.glob("a-*.html"):
+        page.unlink()
 
 
 def _legend() -> str:
@@ -54,7 +61,7 @@ class HtmlReport:
         heading = html.escape(article.title or article.id)
         page = (f'<p><a href="index.html">&larr; all articles</a></p><h1>{heading}</h1>{_legend()}'
                 f"<p><small>{html.escape(article.path)}</small></p><p>{body}</p>")
-        target = self.folder / page_name(article.id, article.path)
+        target = self.folder / page_name(article.path, article.position)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(_document(article.title or article.id, page), encoding="utf-8")
         tmp.replace(target)
@@ -68,7 +75,7 @@ class HtmlReport:
             shares = [r.get(f"share_{l}", 0) for l in LABELS]
             bar = "".join(f'<span class="{l}" style="width:{100 * s:.1f}%"></span>' for l, s in zip(LABELS, shares))
             name = html.escape(r.get("title") or r["article_id"])
-            lines.append(f'<tr><td><a href="{page_name(r["article_id"], r["path"])}">{name}</a></td><td>{r["sentences"]}</td>'
+            lines.append(f'<tr><td><a href="{page_name(r["path"], r["position"])}">{name}</a></td><td>{r["sentences"]}</td>'
                          + "".join(f"<td>{s:.0%}</td>" for s in shares) + f'<td><div class="bar">{bar}</div></td></tr>')
         lines.append("</table>")
         target = self.folder / "index.html"

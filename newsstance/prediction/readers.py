@@ -5,6 +5,7 @@ the run goes on and the error names the file, the line where there is one, and t
 from __future__ import annotations
 
 import csv
+import io
 import json
 
 from dataclasses import dataclass, field
@@ -30,6 +31,11 @@ class Article:
     path: str
     text: str  # the text as read; a separate title is prepended as its first line
     title: str | None = None
+    position: int = 1  # 1-based: the article's place in its file (line for JSONL, row for CSV)
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}#{self.position}"
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class ReadError:
     path: str
     reason: str
     line: int | None = None
+    position: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"{self.path}#{self.position}"
 
     def message(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -55,19 +66,23 @@ class InputError(Exception):
     """An input path that cannot be used at all (missing, empty folder, nothing supported)."""
 
 
-def inventory(paths: list[Union[str, Path]]) -> Inventory:
+def inventory(paths: list[Union[str, Path]], exclude: list[Path] = ()) -> Inventory:
+    """Supported files under `paths` (resolved, sorted); `exclude` keeps a run's own outputs out."""
     found = Inventory()
+    excluded = [p.resolve() for p in exclude]
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
         if path.is_dir():
-            children = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            children = sorted(p.resolve() for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
             if not children:
                 raise InputError(f"{path}: the folder is empty")
         else:
-            children = [path]
+            children = [path.resolve()]
         for child in children:
+            if any(child == e or e in child.parents for e in excluded) or child.name.startswith(tuple(e.name + "." for e in excluded)):
+                continue
             (found.files if child.suffix.lower() in SUPPORTED else found.unsupported).append(child)
     if not found.files:
         kinds = sorted({p.suffix or "(none)" for p in found.unsupported})
@@ -128,21 +143,22 @@ def _html(path: Path, text: str) -> Article:
 
 
 def _record(path: Path, obj, fields: Fields, line: int | None, position: int) -> Article | ReadError:
+    where = "" if line else f"record {position}: "
     if not isinstance(obj, dict):
-        return ReadError(str(path), f"expected a JSON object with a '{fields.text}' field, got {type(obj).__name__}", line)
+        return ReadError(str(path), f"{where}expected a JSON object with a '{fields.text}' field, got {type(obj).__name__}", line, position)
     text = obj.get(fields.text)
     if not isinstance(text, str):
         got = sorted(obj)[:8]
-        return ReadError(str(path), f"missing text field '{fields.text}' (fields found: {got}); "
-                                    f"name the field with --text-field", line)
+        return ReadError(str(path), f"{where}missing text field '{fields.text}' (fields found: {got}); "
+                                    f"name the field with --text-field", line, position)
     if not text.strip():
-        return ReadError(str(path), f"empty '{fields.text}'", line)
+        return ReadError(str(path), f"{where}empty '{fields.text}'", line, position)
     title = obj.get(fields.title)
     title = title.strip() if isinstance(title, str) and title.strip() else None
     ident = obj.get(fields.id)
     ident = str(ident) if ident not in (None, "") else f"{path.stem}:{line or position}"
     text = text.replace("\r\n", "\n")
-    return Article(id=ident, path=str(path), text=f"{title}\n\n{text}" if title else text, title=title)
+    return Article(id=ident, path=str(path), text=f"{title}\n\n{text}" if title else text, title=title, position=position)
 
 
 def read_file(path: Path, fields: Fields = Fields(), max_bytes: int = MAX_BYTES) -> Iterator[Article | ReadError]:
@@ -167,7 +183,7 @@ def read_file(path: Path, fields: Fields = Fields(), max_bytes: int = MAX_BYTES)
                     try:
                         yield _record(path, json.loads(line), fields, number, number)
                     except json.JSONDecodeError as exc:
-                        yield ReadError(str(path), f"not valid JSON ({exc.msg})", number)
+                        yield ReadError(str(path), f"not valid JSON ({exc.msg})", number, number)
         elif suffix == ".json":
             try:
                 data = json.loads(text)
@@ -177,13 +193,13 @@ def read_file(path: Path, fields: Fields = Fields(), max_bytes: int = MAX_BYTES)
             for i, obj in enumerate(data if isinstance(data, list) else [data], start=1):
                 yield _record(path, obj, fields, None, i)
         elif suffix == ".csv":
-            reader = csv.DictReader(text.split("\n"))
+            reader = csv.DictReader(io.StringIO(text, newline=""))  # quoted fields keep their newlines
             if reader.fieldnames is None or fields.text not in reader.fieldnames:
                 yield ReadError(str(path), f"missing text column '{fields.text}' (columns: {reader.fieldnames}); "
                                            "name it with --text-field", 1)
                 return
-            for row in reader:
-                yield _record(path, row, fields, reader.line_num, reader.line_num)
+            for position, row in enumerate(reader, start=1):
+                yield _record(path, row, fields, reader.line_num, position)
     except ValueError as exc:
         yield ReadError(str(path), str(exc))
 
