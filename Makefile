@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # torch is installed first and pinned: on this machine 2.13.0 is a CPU build on local disk;
 # an unpinned torch would pull a multi-GB CUDA build. Elsewhere: make TORCH=torch
 TORCH ?= torch==2.13.0
+# extra arguments for `newsstance train`, e.g. make train TRAIN_ARGS=--overwrite
+TRAIN_ARGS ?=
 
 .PHONY: setup train test clean
 
@@ -22,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 
 train: setup
 	$(BIN)/newsstance data fetch polnear
-	$(BIN)/newsstance train configs/default.yaml
+	$(BIN)/newsstance train configs/default.yaml $(TRAIN_ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q
