@@ -134,6 +134,9 @@ def main() -> None:
             probs, seconds = timed(lambda: classifier.probabilities(texts, batch_size=64))
         agreement = float((probs.argmax(axis=1) == reference).mean())
         results[name] = (len(texts) / seconds, memory.added_mb, agreement)
+        if getattr(classifier, "fallback", None) is not None:
+            print(f"  {name}: {classifier.fallback_rows} rows re-run in fp32 as near-ties "
+                  f"(incl. warm-up), {classifier.fallback_rows / (len(texts) + 64):.1%}")
 
     pipeline_rate = next(iter(results.values()))[0]
     print(f"\n| path | sentences/s | x pipeline | share of fp32 matmul peak | peak memory added (MB) | label agreement with pipeline |")

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -313,3 +314,18 @@ def test_outputs_inside_the_input_folder_are_not_read_back(articles, tmp_path, t
     again = run_predict(PredictOptions(paths=[str(articles)], output=str(out), model=str(tiny_model), html=str(articles / "html"),
                                        overwrite=True), progress=False)
     assert again.articles == first.articles and again.errors == first.errors
+
+
+def test_int8_reruns_near_ties_in_fp32(tiny_model_copy):
+    pytest.importorskip("onnxruntime")
+    from newsstance.prediction.onnx_backend import FALLBACK_MARGIN, load_backend
+
+    texts = [f"The council said on day {i} that the budget vote would be delayed again." for i in range(40)]
+    int8 = load_backend(tiny_model_copy, "onnx", "int8")
+    fp32 = load_backend(tiny_model_copy, "onnx")
+    probs = int8.probabilities(texts)
+    assert int8.fallback_rows > 0  # a random tiny model is full of near-ties
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    near = top2[:, 1] - top2[:, 0] < FALLBACK_MARGIN
+    # every near-tie row now carries fp32 scores, so its label is fp32's
+    assert (probs[near].argmax(1) == fp32.probabilities([t for t, n in zip(texts, near) if n]).argmax(1)).all()
