@@ -127,6 +127,7 @@ def main() -> None:
 
     paths = [("newsstance torch fp32", dict(backend="torch")), ("newsstance onnx fp32", dict(backend="onnx")),
              ("newsstance onnx int8", dict(backend="onnx", quantize="int8"))]
+    latency = {}
     for name, kwargs in paths:
         classifier = load_backend(args.model, **kwargs)
         classifier.probabilities(texts[:64])  # warm-up (and ONNX export on first use)
@@ -135,14 +136,19 @@ def main() -> None:
         agreement = float((probs.argmax(axis=1) == reference).mean())
         results[name] = (len(texts) / seconds, memory.added_mb, agreement)
         if getattr(classifier, "fallback", None) is not None:
-            print(f"  {name}: {classifier.fallback_rows} rows re-run in fp32 as near-ties "
-                  f"(incl. warm-up), {classifier.fallback_rows / (len(texts) + 64):.1%}")
+            print(f"  {name}: {classifier.fallback_rows} of {len(texts) + 64} rows (with the warm-up) re-run in fp32 as near-ties")
+        singles = []
+        for text in texts[:200]:  # one sentence per call, as classify("...") does
+            singles.append(timed(lambda: classifier.probabilities([text]))[1])
+        latency[name] = 1000 * float(np.median(singles))
+
 
     pipeline_rate = next(iter(results.values()))[0]
     print(f"\n| path | sentences/s | x pipeline | share of fp32 matmul peak | peak memory added (MB) | label agreement with pipeline |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, (rate, mb, agreement) in results.items():
         print(f"| {name} | {rate:.1f} | {rate / pipeline_rate:.2f} | {rate * flops / peak:.0%} | {mb:.0f} | {agreement:.2%} |")
+    print("\nOne sentence per call (median of 200 calls): " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in latency.items()))
 
 
 if __name__ == "__main__":
