@@ -241,20 +241,27 @@ def _recorded_frames(model_dir: Path) -> tuple[dict[str, pd.DataFrame], dict[str
     if not run.exists():
         raise NewsstanceError(f"{model_dir}: no run.yaml, so no recorded evaluation data; pass a DATA file to evaluate on")
     cfg = load_config(run)
-    try:
-        return {k: v for k, v in load_splits(cfg.data).items() if k != "train" and len(v)}, {}
-    except DataError:
-        if not cfg.data.validation or not cfg.data.test:
-            raise  # an automatic split needs the training data itself
-    frames, skipped = {}, {}
-    for name, sources in {"validation": cfg.data.validation, "test": cfg.data.test, **cfg.data.extra_eval}.items():
+    data = cfg.data
+    frames: dict[str, pd.DataFrame] = {}
+    skipped: dict[str, str] = {}
+
+    def read(name: str, sources) -> None:
         try:
-            frames[name] = add_neighbours(read_sources(sources, cfg.data.columns, cfg.data.polnear_dir))
+            frames[name] = add_neighbours(read_sources(sources, data.columns, data.polnear_dir))
         except DataError as exc:
             if not any(s.kind == "polnear" for s in sources):
                 raise
             skipped[name] = str(exc)
             logger.warning("%s skipped: %s", name, exc)
+
+    if data.validation and data.test:
+        read("validation", data.validation)
+        read("test", data.test)
+    else:  # an automatic split by article: rebuilt from the training data, as at training time
+        core = data.model_copy(update={"extra_eval": {}})
+        frames.update({k: v for k, v in load_splits(core).items() if k != "train" and len(v)})
+    for name, sources in data.extra_eval.items():
+        read(name, sources)
     return frames, skipped
 
 
