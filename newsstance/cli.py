@@ -36,6 +36,15 @@ def _evaluate(args) -> int:
     from newsstance.evaluation.report import evaluate_model
 
     results = evaluate_model(args.model, args.data, args.out, split=args.split, slices=args.slices)
+    if args.ablation:
+        from pathlib import Path
+
+        from newsstance.evaluation.compare import compare_runs
+
+        report = Path(results["report_dir"]) / "report.md"
+        table = compare_runs([Path(args.model)] + [Path(r) for r in args.ablation])
+        with report.open("a", encoding="utf-8") as handle:
+            handle.write("\n## Ablation\n\nThe same sets, scored by each run's own saved evaluation:\n\n" + table)
     for split, scores in results["splits"].items():
         n = scores.pop("n")
         print(f"{split} ({n} sentences): " + "  ".join(f"{system} {f1:.3f}" for system, f1 in scores.items()) + "  (macro-F1)")
@@ -134,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="evaluate only rows whose `split` column has this value")
     p.add_argument("--slices", nargs="+", metavar="COLUMN", help="slice by these columns (default: all metadata, quoted, position)")
     p.add_argument("--out", help="report folder (default: MODEL/evaluation[/DATA_NAME])")
+    p.add_argument("--ablation", nargs="+", metavar="RUN", help="add a comparison with these runs (e.g. models/context) to the report")
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("predict", help="label every sentence of article files and folders")

@@ -144,6 +144,8 @@ def test_compare_two_runs_with_paired_difference(tiny_model, tmp_path, capsys):
     assert "Paired difference" in table and "| test | +0.000 | [+0.000, +0.000] |" in table
     with pytest.raises(SystemExit):
         main(["compare"])
+    assert main(["evaluate", str(other), "--out", str(tmp_path / "rep"), "--ablation", str(tiny_model)]) == 0
+    assert "## Ablation" in (tmp_path / "rep" / "report.md").read_text()
 
 
 def test_targets_report_the_gap():
