@@ -326,6 +326,8 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
             if isinstance(item, ReadError):
                 logger.warning("%s", item.message())
                 pending_errors.append(item)
+                if len(pending_errors) >= CHUNK_SENTENCES:  # a folder of bad files still streams
+                    flush()
                 continue
             spans = segment(item.text)
             if not spans:
