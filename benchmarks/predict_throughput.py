@@ -144,7 +144,7 @@ def main() -> None:
 
 
     pipeline_rate = next(iter(results.values()))[0]
-    print(f"\n| path | sentences/s | x pipeline | share of fp32 matmul peak | peak memory added (MB) | label agreement with pipeline |")
+    print("\n| path | sentences/s | x pipeline | share of fp32 matmul peak | peak memory added (MB) | label agreement with pipeline |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, (rate, mb, agreement) in results.items():
         print(f"| {name} | {rate:.1f} | {rate / pipeline_rate:.2f} | {rate * flops / peak:.0%} | {mb:.0f} | {agreement:.2%} |")

@@ -1,6 +1,5 @@
 """Metrics must load and compute with no network at all (the hub's scripts are unreachable)."""
 
-import socket
 import subprocess
 import sys
 
@@ -9,7 +8,7 @@ from newsstance.evaluation.metrics import SCRIPTS
 
 def test_metrics_work_with_the_network_cut_off(tmp_path):
     # a fresh interpreter, a fresh evaluate cache and every socket connection refused
-    code = f"""
+    code = """
 import socket
 def refuse(*a, **k):
     raise OSError("network disabled in this test")

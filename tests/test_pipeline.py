@@ -1,7 +1,6 @@
 """train -> evaluate -> classify end to end on a tiny random BERT."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from newsstance.config import validate_config
 from newsstance.errors import ModelFolderError, OutputExistsError
 from newsstance.prediction import Classifier, Prediction, classify
 
-from conftest import MINI, ROOT, tiny_config_dict
+from conftest import MINI, tiny_config_dict
 
 
 def test_run_leaves_a_self_describing_folder(tiny_model):

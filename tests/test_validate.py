@@ -1,5 +1,4 @@
 import json
-import shutil
 
 from newsstance.cli import main
 from newsstance.data.validate import validate_corpus, validate_data

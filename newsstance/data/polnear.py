@@ -69,16 +69,11 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
     """Rows `file, start, end, label, sentence_index, prev_start, prev_end` -> standard frame."""
     if not path.exists():
         raise DataError(f"{path}: PolNeAR label file not found")
+    from newsstance.data.tables import iter_jsonl
     from newsstance.labels import LABELS
 
     rows, numbers = [], []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+    for number, row in iter_jsonl(path):
         missing = [k for k in ("file", "start", "end", "label", "sentence_index") if k not in row]
         if missing:
             raise DataError(f"{path}:{number}: missing field(s) {missing}; PolNeAR label rows need file, start, end, label, sentence_index")

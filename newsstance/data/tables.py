@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -21,6 +22,21 @@ STANDARD_COLUMNS = ("text", "label", "doc_id", "sentence_index")
 LINE = "_line"  # the physical line a JSONL row came from, for error messages
 
 
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; a bad line raises DataError naming it."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one object") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield number, row
+
+
 def read_frame(path: Path) -> pd.DataFrame:
     """Read one table file as strings-and-ints, raising DataError with the file name."""
     if not path.exists():
@@ -28,19 +44,7 @@ def read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".jsonl":
-            rows = []
-            with path.open(encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one object") from None
-                    if not isinstance(row, dict):
-                        raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-                    rows.append({**row, LINE: number})
-            return pd.DataFrame(rows)
+            return pd.DataFrame([{**row, LINE: number} for number, row in iter_jsonl(path)])
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
         if suffix == ".parquet":
