@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from newsstance.errors import DataError
+from newsstance.files import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base
             raise DataError(f"cannot download {url} ({exc}); check the network, or set {POLNEAR_ENV} to a local copy") from None
         if hashlib.sha256(data).hexdigest() != manifest[f]:
             raise DataError(f"{url}: downloaded file's SHA-256 differs from the manifest; the repository changed. Nothing was written for it")
-        _write_atomic(target / f, data)
+        write_atomic(target / f, data)
     return target
 
 
@@ -151,12 +152,5 @@ def _copy_verified(source: Path, target: Path, manifest: dict[str, str]) -> Path
         data = (source / f).read_bytes()
         if hashlib.sha256(data).hexdigest() != digest:
             raise DataError(f"{source / f}: SHA-256 differs from the manifest; not the PolNeAR v1.0.0 file")
-        _write_atomic(target / f, data)
+        write_atomic(target / f, data)
     return target
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    tmp.replace(path)

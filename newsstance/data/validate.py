@@ -44,6 +44,19 @@ def _read_jsonl(path: Path, report: Report) -> list[tuple[int, dict]]:
     return rows
 
 
+def _has_fields(report: Report, where: str, row: dict, fields: tuple[str, ...]) -> bool:
+    """Record the fields a row lacks; True when it has them all and can be checked further."""
+    missing = [f for f in fields if f not in row]
+    if missing:
+        report.problems.append(f"{where}: missing field(s) {missing}")
+    return not missing
+
+
+def _check_label(report: Report, where: str, label) -> None:
+    if label not in LABELS:
+        report.problems.append(f"{where}: unknown label {label!r}; expected one of {', '.join(LABELS)}")
+
+
 def _normalise(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
@@ -81,9 +94,7 @@ def validate_corpus(folder: Path, report: Report | None = None) -> Report:
         return report
     articles: dict[str, dict] = {}
     for number, a in _read_jsonl(articles_path, report):
-        missing = [f for f in ARTICLE_FIELDS if f not in a]
-        if missing:
-            report.problems.append(f"{articles_path}:{number}: missing field(s) {missing}")
+        if not _has_fields(report, f"{articles_path}:{number}", a, ARTICLE_FIELDS):
             continue
         if a["id"] in articles:
             report.problems.append(f"{articles_path}:{number}: duplicate article id {a['id']!r}")
@@ -94,12 +105,9 @@ def validate_corpus(folder: Path, report: Report | None = None) -> Report:
     seen_index: dict[str, list[int]] = defaultdict(list)
     for number, s in _read_jsonl(sentences_path, report):
         where = f"{sentences_path}:{number}"
-        missing = [f for f in SENTENCE_FIELDS if f not in s]
-        if missing:
-            report.problems.append(f"{where}: missing field(s) {missing}")
+        if not _has_fields(report, where, s, SENTENCE_FIELDS):
             continue
-        if s["label"] not in LABELS:
-            report.problems.append(f"{where}: unknown label {s['label']!r}; expected one of {', '.join(LABELS)}")
+        _check_label(report, where, s["label"])
         article = articles.get(s["doc_id"])
         if article is None:
             report.problems.append(f"{where}: doc_id {s['doc_id']!r} is not in {articles_path.name}")
@@ -133,14 +141,11 @@ def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
     name = path.stem
     for number, r in _read_jsonl(path, report):
         where = f"{path}:{number}"
-        missing = [f for f in POLNEAR_FIELDS if f not in r]
-        if missing:
-            report.problems.append(f"{where}: missing field(s) {missing}")
+        if not _has_fields(report, where, r, POLNEAR_FIELDS):
             continue
         if "text" in r:
             report.problems.append(f"{where}: holds PolNeAR text; commit offsets and labels only")
-        if r["label"] not in LABELS:
-            report.problems.append(f"{where}: unknown label {r['label']!r}; expected one of {', '.join(LABELS)}")
+        _check_label(report, where, r["label"])
         if r["file"].startswith("test/"):
             report.problems.append(f"{where}: {r['file']} is in PolNeAR's test split, which is never used")
         if manifest and r["file"] not in manifest:
@@ -154,10 +159,9 @@ def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
 def _validate_agreement(path: Path, report: Report) -> None:
     """The double-annotation record: offsets, both passes and the adjudicated label."""
     for number, r in _read_jsonl(path, report):
-        missing = [f for f in ("file", "start", "end", "set", "first", "second", "final") if f not in r]
-        if missing:
-            report.problems.append(f"{path}:{number}: missing field(s) {missing}")
-        elif any(r[k] not in LABELS for k in ("first", "second", "final")):
+        if not _has_fields(report, f"{path}:{number}", r, ("file", "start", "end", "set", "first", "second", "final")):
+            continue
+        if any(r[k] not in LABELS for k in ("first", "second", "final")):
             report.problems.append(f"{path}:{number}: a label is not one of {', '.join(LABELS)}")
         elif r["first"] == r["second"] != r["final"]:
             report.problems.append(f"{path}:{number}: both passes agree on {r['first']} but the final label differs")

@@ -18,6 +18,16 @@ def _pyplot():
     return plt
 
 
+def _finish(plt, fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> None:
+    """Axis labels and title, then the PNG."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def confusion_png(matrix: list[list[int]], title: str, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 4.4))
@@ -26,14 +36,9 @@ def confusion_png(matrix: list[list[int]], title: str, path: Path) -> None:
     names = [l.replace("_", "\n") for l in LABELS]
     ax.set_xticks(range(len(LABELS)), names, fontsize=8)
     ax.set_yticks(range(len(LABELS)), names, fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(title, fontsize=10)
     for (i, j), v in np.ndenumerate(data):
         ax.text(j, i, str(v), ha="center", va="center", color="white" if v > data.max() / 2 else "black")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, "predicted", "gold", title, path)
 
 
 def reliability_png(bins: list[dict], title: str, path: Path) -> None:
@@ -46,13 +51,8 @@ def reliability_png(bins: list[dict], title: str, path: Path) -> None:
     ax.plot(centers, [b["confidence"] for b in used], "o", color="#e45756", label="mean confidence")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, "confidence", "accuracy", title, path)
 
 
 def coverage_png(points: list[dict], title: str, path: Path) -> None:
@@ -62,9 +62,4 @@ def coverage_png(points: list[dict], title: str, path: Path) -> None:
     ax.plot([p["coverage"] for p in kept], [p["accuracy"] for p in kept], "o-", color="#4c78a8")
     for p in kept:
         ax.annotate(f"{p['threshold']:.2f}", (p["coverage"], p["accuracy"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("coverage (share answered)")
-    ax.set_ylabel("accuracy of answered")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, "coverage (share answered)", "accuracy of answered", title, path)

@@ -17,6 +17,7 @@ from newsstance.evaluation.bootstrap import bootstrap_ci
 from newsstance.evaluation.calibration import coverage_curve, expected_calibration_error, reliability
 from newsstance.evaluation.metrics import classification_metrics
 from newsstance.evaluation.rules import rule_baseline
+from newsstance.files import write_atomic, write_json_atomic
 from newsstance.evaluation.slices import slice_columns, slice_metrics
 from newsstance.labels import LABEL2ID, LABELS
 
@@ -203,10 +204,8 @@ def write_report(results: dict, out_dir: Path, title: str = "Evaluation", png: b
         payload["_targets"] = targets
     if skipped:
         payload["_skipped"] = skipped
-    tmp = out_dir / "metrics.json.tmp"
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / "metrics.json")
-    (out_dir / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    write_json_atomic(out_dir / "metrics.json", payload)
+    write_atomic(out_dir / "report.md", "\n".join(lines))
     return out_dir
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from newsstance.config import ContextConfig
 from newsstance.errors import ModelFolderError
+from newsstance.files import write_json_atomic
 from newsstance.labels import LABELS
 
 SETTINGS_KEY = "newsstance"
@@ -73,7 +74,5 @@ def update_settings(folder: Path, **changes) -> ModelSettings:
     path = folder / "config.json"
     config = json.loads(path.read_text(encoding="utf-8"))
     config[SETTINGS_KEY] = asdict(settings)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json_atomic(path, config)
     return settings

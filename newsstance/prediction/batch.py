@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from newsstance.errors import NewsstanceError, OutputExistsError
+from newsstance.files import write_json_atomic
 from newsstance.labels import LABELS
 from newsstance.prediction.analysis import build_result, inputs
 from newsstance.prediction.readers import Article, Fields, InputError, ReadError, inventory, iter_articles
@@ -353,9 +354,7 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
         html.index(files.summary_rows)
     files.summary_rows.unlink(missing_ok=True)
     header.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **asdict(stats))
-    tmp = files.header.with_name(files.header.name + ".tmp")
-    tmp.write_text(json.dumps(header, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(files.header)
+    write_json_atomic(files.header, header)
     files.journal.unlink(missing_ok=True)
     if not stats.errors:
         files.errors.unlink(missing_ok=True)

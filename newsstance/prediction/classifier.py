@@ -108,12 +108,15 @@ class Classifier:
             tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
             return self.model(**tensors).logits.float().numpy()
 
+    def calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Softmax of logits / temperature: the model's calibrated probabilities."""
+        from scipy.special import softmax
+
+        return softmax(logits / self.settings.temperature, axis=1)
+
     def probabilities(self, texts: Sequence[str], contexts: Sequence[str | None] | None = None, batch_size: int = 64) -> np.ndarray:
-        """Calibrated probabilities (softmax of logits / temperature)."""
-        z = self.logits(texts, contexts, batch_size) / self.settings.temperature
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        """Calibrated probabilities for the texts, in their order."""
+        return self.calibrated(self.logits(texts, contexts, batch_size))
 
     def predict(
         self, texts: Sequence[str], previous: Sequence[str] | None = None,

@@ -9,6 +9,7 @@ import html
 import json
 from pathlib import Path
 
+from newsstance.files import write_atomic
 from newsstance.labels import LABELS
 
 COLOURS = {"official_position": "#cfe3ff", "third_party_skepticism": "#ffd6cc", "neutral_reporting": "#ececec"}
@@ -61,10 +62,7 @@ class HtmlReport:
         heading = html.escape(article.title or article.id)
         page = (f'<p><a href="index.html">&larr; all articles</a></p><h1>{heading}</h1>{_legend()}'
                 f"<p><small>{html.escape(article.path)}</small></p><p>{body}</p>")
-        target = self.folder / page_name(article.path, article.position)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(_document(article.title or article.id, page), encoding="utf-8")
-        tmp.replace(target)
+        write_atomic(self.folder / page_name(article.path, article.position), _document(article.title or article.id, page))
 
     def index(self, summaries: Path) -> None:
         """index.html from the run's summary rows (JSONL)."""
@@ -78,7 +76,4 @@ class HtmlReport:
             lines.append(f'<tr><td><a href="{page_name(r["path"], r["position"])}">{name}</a></td><td>{r["sentences"]}</td>'
                          + "".join(f"<td>{s:.0%}</td>" for s in shares) + f'<td><div class="bar">{bar}</div></td></tr>')
         lines.append("</table>")
-        target = self.folder / "index.html"
-        tmp = target.with_name("index.html.tmp")
-        tmp.write_text(_document("newsstance report", "".join(lines)), encoding="utf-8")
-        tmp.replace(target)
+        write_atomic(self.folder / "index.html", _document("newsstance report", "".join(lines)))

@@ -110,10 +110,7 @@ class OnnxClassifier(Classifier):
         out = super().logits(texts, contexts, batch_size)
         if self.fallback is None or not len(out):
             return out
-        z = out / self.settings.temperature
-        probs = np.exp(z - z.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        top2 = np.sort(probs, axis=1)[:, -2:]
+        top2 = np.sort(self.calibrated(out), axis=1)[:, -2:]
         rows = np.flatnonzero(top2[:, 1] - top2[:, 0] < FALLBACK_MARGIN)
         if len(rows):
             self._active = self.fallback

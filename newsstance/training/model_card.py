@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from newsstance.config import Config
+from newsstance.files import write_atomic
 from newsstance.labels import DESCRIPTIONS, LABELS
 
 
@@ -77,6 +78,4 @@ def write_model_card(out: Path, cfg: Config, results: dict, calibration: dict, s
         "- English only; trained on political, economic and general news.",
         "",
     ]
-    tmp = out / "README.md.tmp"
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(out / "README.md")
+    write_atomic(out / "README.md", "\n".join(lines))

@@ -55,12 +55,6 @@ def data_record(cfg: Config, splits: dict[str, pd.DataFrame]) -> dict:
     }
 
 
-def write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 def recorded_training_frame(model_dir: Path) -> pd.DataFrame | None:
     """The training split a model was fitted on, if its files are still there unchanged."""
     from newsstance.config import load_config

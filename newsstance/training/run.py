@@ -17,7 +17,9 @@ from newsstance.data.context import contexts, tokenize
 from newsstance.data.splits import load_splits
 from newsstance.errors import OutputExistsError
 from newsstance.labels import LABEL2ID, LABELS
-from newsstance.training.provenance import data_record, versions, write_json
+from newsstance.files import write_atomic
+from newsstance.files import write_json_atomic as write_json
+from newsstance.training.provenance import data_record, versions
 
 logger = logging.getLogger(__name__)
 
@@ -145,7 +147,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     if clear:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "run.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    write_atomic(out / "run.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     # fit
     callbacks = []
