@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING
 
 from newsstance.labels import LABELS
 
-__version__ = "0.1.0"
+try:  # the installed distribution's version, defined once in pyproject.toml
+    from importlib.metadata import PackageNotFoundError, version as _version
+
+    __version__ = _version("newsstance")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 __all__ = ["LABELS", "Classifier", "Prediction", "classify", "analyze_article", "load_config", "train", "evaluate_model", "__version__"]
 
 _LAZY = {

@@ -7,6 +7,7 @@ reports every problem at once as `FILE: dotted.key: expected ..., got ...`.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal, Union
@@ -14,10 +15,12 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from newsstance import defaults
 from newsstance.errors import ConfigError
 from newsstance.labels import LABELS
 
 PACKAGED_MINILM = "packaged:all-MiniLM-L6-v2"
+MAX_SEED = 2**32 - 1  # numpy and scikit-learn take seeds in [0, 2**32)
 
 
 class _Section(BaseModel):
@@ -64,9 +67,9 @@ class ColumnsConfig(_Section):
 class SplitConfig(_Section):
     """Used only when no validation/test files are given: split train by article."""
 
-    validation_fraction: float = Field(0.15, ge=0.0, lt=0.5)
-    test_fraction: float = Field(0.15, ge=0.0, lt=0.5)
-    seed: int = 13
+    validation_fraction: float = Field(0.15, ge=0.0, lt=0.5, allow_inf_nan=False)
+    test_fraction: float = Field(0.15, ge=0.0, lt=0.5, allow_inf_nan=False)
+    seed: int = Field(defaults.SEED, ge=0, le=MAX_SEED)
 
 
 class DataConfig(_Section):
@@ -80,16 +83,16 @@ class DataConfig(_Section):
 
 
 class TrainingConfig(_Section):
-    epochs: float = Field(4.0, gt=0)
-    max_steps: int = -1  # > 0 overrides epochs
+    epochs: float = Field(4.0, gt=0, allow_inf_nan=False)
+    max_steps: int = -1  # > 0 overrides epochs; -1: train for `epochs`
     batch_size: int = Field(32, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(defaults.BATCH_SIZE, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
-    learning_rate: float = Field(5e-5, gt=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    learning_rate: float = Field(5e-5, gt=0, lt=1, allow_inf_nan=False)
+    weight_decay: float = Field(0.01, ge=0, allow_inf_nan=False)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, allow_inf_nan=False)
     lr_scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
-    seed: int = 13
+    seed: int = Field(defaults.SEED, ge=0, le=MAX_SEED)
     class_weights: Union[Literal["none", "balanced"], dict[str, float]] = "none"
     group_by_length: bool = True
     eval_strategy: Literal["epoch", "steps"] = "epoch"
@@ -106,8 +109,24 @@ class TrainingConfig(_Section):
             unknown = sorted(set(value) - set(LABELS))
             if unknown:
                 raise ValueError(f"label names from {list(LABELS)}, got unknown {unknown}")
-            if any(w <= 0 for w in value.values()):
-                raise ValueError(f"positive weights, got {value}")
+            if any(not math.isfinite(w) or w <= 0 for w in value.values()):
+                raise ValueError(f"positive finite weights, got {value}")
+        return value
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps_or_epochs(cls, value: int) -> int:
+        if value != -1 and value < 1:
+            raise ValueError(f"-1 (train for `epochs`) or a positive number of steps, got {value}")
+        return value
+
+    @field_validator("eval_steps", "early_stopping_patience", "threads")
+    @classmethod
+    def _positive_or_null(cls, value: Union[int, None], info) -> Union[int, None]:
+        if value is not None and value < 1:
+            meaning = {"eval_steps": "required with eval_strategy 'steps'",
+                       "early_stopping_patience": "never stop early", "threads": "torch's default"}[info.field_name]
+            raise ValueError(f"a positive integer or null ({meaning}), got {value}")
         return value
 
     @model_validator(mode="after")
@@ -120,7 +139,7 @@ class TrainingConfig(_Section):
 class EvaluationConfig(_Section):
     baselines: bool = True  # majority class and TF-IDF + logistic regression on the same split
     confusion_matrix_png: bool = True
-    batch_size: int = Field(64, ge=1)
+    batch_size: int = Field(defaults.BATCH_SIZE, ge=1)
 
 
 class OutputConfig(_Section):
@@ -152,16 +171,27 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError([f"--set {item}: expected KEY=VALUE, e.g. training.learning_rate=3e-5"])
     key, raw = item.split("=", 1)
-    value: Any = float(raw) if _NUMBER.match(raw) and not raw.lstrip("+-").isdigit() else yaml.safe_load(raw)
-    return key.strip().split("."), value
+    keys = key.strip().split(".")
+    if not all(keys):
+        raise ConfigError([f"--set {item}: expected a dotted key before '=', e.g. training.learning_rate=3e-5, got {key!r}"])
+    if _NUMBER.match(raw) and not raw.lstrip("+-").isdigit():
+        return keys, float(raw)
+    try:
+        return keys, yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"--set {item}: expected a YAML value after '=', got text YAML cannot parse ({problem}); "
+                           "quote a string value, e.g. --set 'key=\"[text\"'"]) from None
 
 
 def _apply_override(raw: dict, keys: list[str], value: Any) -> None:
     node = raw
     for k in keys[:-1]:
-        node = node.setdefault(k, {})
+        if node.get(k) is None:  # absent, or an empty section (`training:` with nothing under it)
+            node[k] = {}
+        node = node[k]
         if not isinstance(node, dict):
-            raise ConfigError([f"--set {'.'.join(keys)}: {k} is not a section"])
+            raise ConfigError([f"--set {'.'.join(keys)}: expected {k} to be a section of keys, got {_describe(node)}"])
     node[keys[-1]] = value
 
 
@@ -279,3 +309,41 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         if isinstance(raw, dict):
             _apply_override(raw, keys, value)
     return validate_config(raw, str(path))
+
+
+# --- shipped configs -------------------------------------------------------------------
+# The YAML files in configs/ at the repository root are the source of truth (README and the
+# Makefile use them); newsstance/configs/ holds byte-identical copies that ship as package data,
+# so an installed newsstance can write one to edit (`newsstance init-config`). A test keeps the
+# two in step: after editing configs/X.yaml, copy it to newsstance/configs/X.yaml.
+
+
+def shipped_configs() -> dict[str, str]:
+    """Name (file stem) -> YAML text of every config shipped inside the package."""
+    from importlib import resources
+
+    folder = resources.files("newsstance") / "configs"
+    return {entry.name[: -len(".yaml")]: entry.read_text(encoding="utf-8")
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name) if entry.name.endswith(".yaml")}
+
+
+def write_shipped_config(name: str, output: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Write the shipped config `name` to `output` (a file, or a folder to put NAME.yaml in;
+    default ./NAME.yaml) and return the path. An existing file is replaced only with `overwrite`."""
+    from newsstance.errors import NewsstanceError, OutputExistsError
+    from newsstance.files import write_atomic
+
+    configs = shipped_configs()
+    if name not in configs:
+        close = difflib.get_close_matches(name, list(configs), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise NewsstanceError(f"init-config: expected the name of a shipped config ({', '.join(configs)}), got {name!r}{hint}")
+    out = Path(output) if output is not None else Path(f"{name}.yaml")
+    if out.is_dir():
+        out = out / f"{name}.yaml"
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: already exists; pass --overwrite to replace it, or -o another path")
+    if not out.parent.is_dir():
+        raise OutputExistsError(f"{out}: its folder {out.parent} does not exist; create it or pass -o another path")
+    write_atomic(out, configs[name])
+    return out

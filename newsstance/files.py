@@ -4,11 +4,15 @@ Every output newsstance writes in one go (reports, model-folder metadata, HTML p
 copies, converted predictions) goes through here: written to a uniquely named temporary file
 beside the target, flushed to disk, then renamed over it. A failure removes the temporary file
 and leaves the target as it was.
+
+Also the two readers every module shares: `iter_jsonl` (the one JSONL reader) and
+`sha256_file` (the one file fingerprint).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -47,3 +51,44 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 
 def write_json_atomic(path: Path, payload) -> None:
     write_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (data files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def iter_jsonl(path: Path, problems: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line of a JSONL file.
+
+    A line that is not a JSON object raises DataError naming the file and line; a caller that
+    reports every problem at once (the validator) passes `problems`, and bad lines are recorded
+    there and skipped instead."""
+    from newsstance.errors import DataError
+
+    path = Path(path)
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                problem = None if isinstance(row, dict) else f"{path}:{number}: expected a JSON object, got {type(row).__name__}"
+            except json.JSONDecodeError as exc:
+                problem = f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one object"
+            except RecursionError:
+                problem = f"{path}:{number}: JSON nested too deeply to read; each line must be one flat object"
+            if problem is None:
+                yield number, row
+            elif problems is None:
+                raise DataError(problem)
+            else:
+                problems.append(problem)

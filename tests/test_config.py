@@ -2,10 +2,28 @@ from pathlib import Path
 
 import pytest
 
-from newsstance.config import Config, load_config, parse_override
+import yaml
+
+from newsstance.config import Config, load_config, parse_override, shipped_configs, validate_config
 from newsstance.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "newsstance" / "configs"
+
+
+def test_packaged_configs_are_byte_identical_copies_of_configs():
+    """configs/ is the source of truth; newsstance/configs/ ships it as package data."""
+    top = {p.name: p.read_bytes() for p in (ROOT / "configs").glob("*.yaml")}
+    packaged = {p.name: p.read_bytes() for p in PACKAGED.glob("*.yaml")}
+    assert sorted(packaged) == sorted(top), "newsstance/configs/ must hold exactly the files of configs/"
+    for name, data in top.items():
+        assert packaged[name] == data, f"newsstance/configs/{name} is stale: cp configs/{name} newsstance/configs/{name}"
+    assert sorted(shipped_configs()) == sorted(p[: -len(".yaml")] for p in top)
+
+
+@pytest.mark.parametrize("name", sorted(shipped_configs()))
+def test_every_packaged_config_validates(name):
+    assert isinstance(validate_config(yaml.safe_load(shipped_configs()[name]), name), Config)
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
@@ -96,3 +114,42 @@ def test_keys_inside_lists_get_did_you_mean_and_duplicates_are_refused(tmp_path)
     path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n  weight_decay: 1e2\n")
     with pytest.raises(ConfigError, match=r"write 1.0e\+2\)"):
         load_config(path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.seed=-1", "training.seed: expected greater than or equal to 0, got -1"),
+    ("training.seed=4294967296", "training.seed: expected less than or equal to 4294967295, got 4294967296"),
+    ("data.split.seed=-1", "data.split.seed: expected greater than or equal to 0, got -1"),
+    ("training.threads=0", "training.threads: expected a positive integer or null (torch's default), got 0"),
+    ("training.threads=-1", "training.threads: expected a positive integer or null (torch's default), got -1"),
+    ("training.eval_steps=-5", "training.eval_steps: expected a positive integer or null (required with eval_strategy 'steps'), got -5"),
+    ("training.early_stopping_patience=0",
+     "training.early_stopping_patience: expected a positive integer or null (never stop early), got 0"),
+    ("training.epochs=.inf", "training.epochs: expected a finite number, got inf"),
+    ("training.epochs=.nan", "training.epochs: expected a finite number, got nan"),
+    ("training.weight_decay=.inf", "training.weight_decay: expected a finite number, got inf"),
+    ("training.max_steps=0", "training.max_steps: expected -1 (train for `epochs`) or a positive number of steps, got 0"),
+    ("training.class_weights={neutral_reporting: .nan}",
+     "training.class_weights: expected positive finite weights, got {'neutral_reporting': nan}"),
+])
+def test_numeric_keys_are_guarded(tmp_path, override, message):
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, [override])
+    assert info.value.problems == [f"{path}: {message}"]
+
+
+def test_null_keeps_optional_numbers_off(tmp_path):
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\ntraining:\n")  # an empty section takes --set too
+    cfg = load_config(path, ["training.threads=null", "training.early_stopping_patience=null", "training.max_steps=-1"])
+    assert cfg.training.threads is None and cfg.training.early_stopping_patience is None
+
+
+def test_unparseable_set_value_names_the_argument(tmp_path):
+    path = _write(tmp_path, "data:\n  train: [x.jsonl]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["training.learning_rate=[unclosed"])
+    [problem] = info.value.problems
+    assert problem.startswith("--set training.learning_rate=[unclosed: expected a YAML value after '=', got text YAML cannot parse")
+    with pytest.raises(ConfigError, match="--set =3: expected a dotted key"):
+        parse_override("=3")

@@ -111,3 +111,44 @@ def test_shipped_labels_hold_no_text_and_no_test_split():
                                 "origin", "set", "first", "second", "final"}
             assert not any(isinstance(v, str) and len(v) > 40 and " " in v for v in row.values())  # no text
             assert not row["file"].startswith("test/")
+
+
+def _with_test_split(labels):
+    """The manifest of `_layout` plus one file of PolNeAR's test split."""
+    manifest = json.loads((labels / "polnear_manifest.json").read_text())
+    manifest["files"]["test/text/held_out.txt"] = hashlib.sha256(b"held out").hexdigest()
+    (labels / "polnear_manifest.json").write_text(json.dumps(manifest))
+
+
+def test_fetch_refuses_a_manifest_that_lists_the_test_split(tmp_path, monkeypatch, capsys):
+    from newsstance.cli import main
+
+    copy, labels = _layout(tmp_path)
+    (copy / "test" / "text").mkdir(parents=True)
+    (copy / "test" / "text" / "held_out.txt").write_text("held out")
+    _with_test_split(labels)
+    # with a local copy to copy from, and with a server to download from: refused before any file is written
+    monkeypatch.setenv("NEWSSTANCE_POLNEAR", str(copy))
+    assert main(["data", "fetch", "polnear", "--labels", str(labels), "--to", str(tmp_path / "mine")]) == 2
+    err = capsys.readouterr().err
+    assert "test/text/held_out.txt" in err and "PolNeAR's test split" in err and "polnear_manifest.json" in err
+    assert not (tmp_path / "mine").exists()
+    monkeypatch.delenv("NEWSSTANCE_POLNEAR")
+    server = _serve(copy)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(DataError, match=r"lists 1 file\(s\) of PolNeAR's test split, e\.g\. test/text/held_out\.txt"):
+            fetch(tmp_path / "dl", labels, base_url=url)
+    finally:
+        server.shutdown()
+    assert not (tmp_path / "dl").exists()
+
+
+def test_label_rows_from_the_test_split_are_refused(tmp_path, monkeypatch):
+    copy, labels = _layout(tmp_path)
+    monkeypatch.setenv("NEWSSTANCE_POLNEAR", str(copy))
+    rows = (labels / "polnear_train.jsonl").read_text().splitlines()
+    bad = json.loads(rows[1]) | {"file": "test/text/a.txt"}
+    (labels / "polnear_train.jsonl").write_text(rows[0] + "\n" + json.dumps(bad) + "\n")
+    with pytest.raises(DataError, match=r"polnear_train.jsonl:2: test/text/a.txt is in PolNeAR's test split"):
+        read_polnear_labels(labels / "polnear_train.jsonl")

@@ -4,12 +4,12 @@ PolNeAR (Newell, Margolin & Ruths, LREC 2018) has no licence, so newsstance comm
 `file, start, end, label` rows and a manifest of each article file's SHA-256. The text is
 rebuilt from a local copy, found in this order: the config's `data.polnear_dir`,
 `$NEWSSTANCE_POLNEAR`, `../shared/realdata/polnear`, the download cache. `fetch()` fills the
-cache from the public repository and checks every hash.
+cache from the public repository and checks every hash. PolNeAR's `test/` split is never
+read, listed or downloaded: a manifest or label file that names it is refused.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -20,7 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from newsstance.errors import DataError
-from newsstance.files import write_atomic
+from newsstance.files import iter_jsonl, sha256_bytes, sha256_file, write_atomic
+from newsstance.labels import LABELS
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +48,24 @@ def candidate_dirs(polnear_dir: str | None = None) -> list[Path]:
     return dirs + [SHARED_COPY, cache_dir()]
 
 
+def is_test_file(name: str) -> bool:
+    """A file of PolNeAR's held-out test split, which newsstance never uses."""
+    return name.startswith("test/") or "/test/" in name
+
+
 def load_manifest(folder: Path) -> dict[str, str]:
+    """{article file: SHA-256}; refused if it lists a file of PolNeAR's test split."""
     path = folder / MANIFEST
     if not path.exists():
         raise DataError(f"{path}: PolNeAR manifest not found; it must sit beside the PolNeAR label files")
-    return json.loads(path.read_text(encoding="utf-8"))["files"]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    test = sorted(f for f in files if is_test_file(f))
+    if test:
+        raise DataError(
+            f"{path}: lists {len(test)} file(s) of PolNeAR's test split, e.g. {test[0]}; the test split is never "
+            "used (not fetched, not read): remove those entries from the manifest"
+        )
+    return files
 
 
 def find_copy(files: list[str], polnear_dir: str | None = None) -> Path:
@@ -70,9 +80,6 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
     """Rows `file, start, end, label, sentence_index, prev_start, prev_end` -> standard frame."""
     if not path.exists():
         raise DataError(f"{path}: PolNeAR label file not found")
-    from newsstance.data.tables import iter_jsonl
-    from newsstance.labels import LABELS
-
     rows, numbers = [], []
     for number, row in iter_jsonl(path):
         missing = [k for k in ("file", "start", "end", "label", "sentence_index") if k not in row]
@@ -80,6 +87,8 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
             raise DataError(f"{path}:{number}: missing field(s) {missing}; PolNeAR label rows need file, start, end, label, sentence_index")
         if row["label"] not in LABELS:
             raise DataError(f"{path}:{number}: unknown label {row['label']!r}; expected one of {', '.join(LABELS)}")
+        if is_test_file(str(row["file"])):
+            raise DataError(f"{path}:{number}: {row['file']} is in PolNeAR's test split, which is never used; remove the row")
         rows.append(row)
         numbers.append(number)
     if not rows:
@@ -93,7 +102,7 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
     texts: dict[str, str] = {}
     for f in files:
         data = (copy / f).read_bytes()
-        if hashlib.sha256(data).hexdigest() != manifest[f]:
+        if sha256_bytes(data) != manifest[f]:
             raise DataError(
                 f"{copy / f}: SHA-256 differs from {path.parent / MANIFEST}; this is not the PolNeAR v1.0.0 "
                 "file the labels were made on. Fetch a clean copy with `newsstance data fetch polnear`"
@@ -117,6 +126,7 @@ def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base
 
     A local copy (env or ../shared) is used as it is, or copied to `to`. Otherwise the article
     files named in the manifest are downloaded into `to` (default: the cache) and checked.
+    A manifest that lists a test-split file is refused before anything is read or written.
     """
     manifest = load_manifest(labels_dir)
     target = Path(to) if to else None
@@ -128,20 +138,18 @@ def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base
             return _copy_verified(folder, target, manifest)
     target = target or cache_dir()
     base = (base_url or os.environ.get(URL_ENV) or DEFAULT_URL).rstrip("/")
-    missing = [f for f in manifest if not ((target / f).is_file() and _sha256(target / f) == manifest[f])]
+    missing = [f for f in manifest if not ((target / f).is_file() and sha256_file(target / f) == manifest[f])]
     logger.info("downloading %d PolNeAR files to %s", len(missing), target)
     from tqdm.auto import tqdm
 
     for f in tqdm(missing, desc="PolNeAR", unit="file"):
-        if "/test/" in f or f.startswith("test/"):
-            raise DataError(f"{labels_dir / MANIFEST}: lists a test-split file ({f}); PolNeAR test/ is never used")
         url = f"{base}/{f}"
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 data = response.read()
         except (urllib.error.URLError, OSError) as exc:
             raise DataError(f"cannot download {url} ({exc}); check the network, or set {POLNEAR_ENV} to a local copy") from None
-        if hashlib.sha256(data).hexdigest() != manifest[f]:
+        if sha256_bytes(data) != manifest[f]:
             raise DataError(f"{url}: downloaded file's SHA-256 differs from the manifest; the repository changed. Nothing was written for it")
         write_atomic(target / f, data)
     return target
@@ -150,7 +158,7 @@ def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base
 def _copy_verified(source: Path, target: Path, manifest: dict[str, str]) -> Path:
     for f, digest in manifest.items():
         data = (source / f).read_bytes()
-        if hashlib.sha256(data).hexdigest() != digest:
+        if sha256_bytes(data) != digest:
             raise DataError(f"{source / f}: SHA-256 differs from the manifest; not the PolNeAR v1.0.0 file")
         write_atomic(target / f, data)
     return target

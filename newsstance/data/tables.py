@@ -7,34 +7,19 @@ empty text names the file and line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Iterator
 
 import pandas as pd
 
 from newsstance.config import ColumnsConfig, Source
+from newsstance.data.polnear import read_polnear_labels
 from newsstance.errors import DataError
+from newsstance.files import iter_jsonl
 from newsstance.labels import LABELS
 
 TABLE_FORMATS = (".jsonl", ".csv", ".parquet")
 STANDARD_COLUMNS = ("text", "label", "doc_id", "sentence_index")
 LINE = "_line"  # the physical line a JSONL row came from, for error messages
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; a bad line raises DataError naming it."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}:{number}: not valid JSON ({exc.msg}); each line must be one object") from None
-            if not isinstance(row, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            yield number, row
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -101,8 +86,6 @@ def read_source(source: Source, columns: ColumnsConfig, polnear_dir: str | None 
     """One configured source -> standard frame, with `source` naming where rows came from."""
     path = Path(source.path)
     if source.kind == "polnear":
-        from newsstance.data.polnear import read_polnear_labels
-
         frame = read_polnear_labels(path, polnear_dir)
     else:
         raw = read_frame(path)

@@ -7,12 +7,13 @@ Every problem names the file and line.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsstance.data.polnear import MANIFEST, is_test_file, load_manifest
+from newsstance.files import iter_jsonl
 from newsstance.labels import LABELS
 
 ARTICLE_FIELDS = ("id", "headline", "text", "topic", "genre", "country", "date", "split")
@@ -33,15 +34,8 @@ class Report:
 
 
 def _read_jsonl(path: Path, report: Report) -> list[tuple[int, dict]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            report.problems.append(f"{path}:{number}: not valid JSON ({exc.msg})")
-    return rows
+    """Every good row; each bad line becomes a problem in the report (all are listed at once)."""
+    return list(iter_jsonl(path, report.problems))
 
 
 def _has_fields(report: Report, where: str, row: dict, fields: tuple[str, ...]) -> bool:
@@ -130,8 +124,6 @@ def validate_corpus(folder: Path, report: Report | None = None) -> Report:
 
 def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
     """Offsets-only label files: schema, labels, manifest coverage, never a test-split file."""
-    from newsstance.data.polnear import MANIFEST, load_manifest
-
     report = report or Report()
     try:
         manifest = load_manifest(path.parent)
@@ -146,7 +138,7 @@ def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
         if "text" in r:
             report.problems.append(f"{where}: holds PolNeAR text; commit offsets and labels only")
         _check_label(report, where, r["label"])
-        if r["file"].startswith("test/"):
+        if is_test_file(str(r["file"])):
             report.problems.append(f"{where}: {r['file']} is in PolNeAR's test split, which is never used")
         if manifest and r["file"] not in manifest:
             report.problems.append(f"{where}: {r['file']} is not in {MANIFEST}")

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
+from newsstance.defaults import SEED
 from newsstance.labels import LABEL2ID
 
 
@@ -15,7 +16,7 @@ def majority_baseline(train_labels: Sequence[str], n: int) -> np.ndarray:
     return np.full(n, np.bincount(ids, minlength=len(LABEL2ID)).argmax())
 
 
-def tfidf_logreg_baseline(train_texts: Sequence[str], train_labels: Sequence[str], seed: int = 13):
+def tfidf_logreg_baseline(train_texts: Sequence[str], train_labels: Sequence[str], seed: int = SEED):
     """A fitted pipeline: word 1-2 grams, sublinear tf, class-balanced logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, precision_recall_fscore_support
 
+from newsstance.defaults import SEED
 from newsstance.labels import LABELS
 
 DEFAULT_RESAMPLES = 1000
@@ -36,7 +37,7 @@ def _scores(refs, preds, weights) -> tuple[float, np.ndarray, np.ndarray, np.nda
     return accuracy_score(refs, preds, sample_weight=weights), p, r, f, float(f[present].mean())
 
 
-def bootstrap_ci(doc_ids, refs, preds, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 13, level: float = 0.95) -> dict:
+def bootstrap_ci(doc_ids, refs, preds, n_resamples: int = DEFAULT_RESAMPLES, seed: int = SEED, level: float = 0.95) -> dict:
     """Percentile intervals for accuracy, macro-F1 and per-class precision/recall/F1."""
     refs, preds = np.asarray(refs), np.asarray(preds)
     acc, prec, rec, f1, macro = [], [], [], [], []
@@ -57,7 +58,7 @@ def bootstrap_ci(doc_ids, refs, preds, n_resamples: int = DEFAULT_RESAMPLES, see
     }
 
 
-def paired_difference_ci(doc_ids, refs, preds_a, preds_b, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 13) -> dict:
+def paired_difference_ci(doc_ids, refs, preds_a, preds_b, n_resamples: int = DEFAULT_RESAMPLES, seed: int = SEED) -> dict:
     """Macro-F1 of b minus a on the same rows, with an article-level paired bootstrap interval."""
     refs, preds_a, preds_b = np.asarray(refs), np.asarray(preds_a), np.asarray(preds_b)
     point = _scores(refs, preds_b, None)[4] - _scores(refs, preds_a, None)[4]

@@ -13,11 +13,21 @@ from newsstance.evaluation.bootstrap import paired_difference_ci
 from newsstance.labels import LABEL2ID
 
 
-def _load(run: Path) -> dict:
+def _metrics_path(run: Path) -> Path:
     path = run / "evaluation" / "metrics.json"
     if not path.exists():
         raise ModelFolderError(f"{run}: no evaluation/metrics.json; train it with `newsstance train` or run `newsstance evaluate {run}`")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return path
+
+
+def check_runs(runs: list[Path]) -> None:
+    """Raise ModelFolderError for the first run without a saved evaluation."""
+    for run in runs:
+        _metrics_path(run)
+
+
+def _load(run: Path) -> dict:
+    return json.loads(_metrics_path(run).read_text(encoding="utf-8"))
 
 
 def _describe(run: Path) -> str:

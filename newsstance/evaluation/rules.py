@@ -2,8 +2,9 @@
 
 It follows the decision procedure's order with lexicons instead of understanding: a doubt or
 dispute cue -> third_party_skepticism; else an attribution cue (reporting verb, "according
-to", a quotation mark) -> official_position; else neutral_reporting. Every rule is a regular
-expression listed here, so a reader can see exactly why it labelled a sentence as it did.
+to", a quotation mark as `labels.QUOTE_MARKS` defines it) -> official_position; else
+neutral_reporting. Every rule is a regular expression listed here, so a reader can see exactly
+why it labelled a sentence as it did.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from newsstance.labels import LABEL2ID
+from newsstance.labels import LABEL2ID, QUOTE_MARKS
 
 # words that doubt, dispute or criticise another party's claim or conduct
 DOUBT = (
@@ -31,10 +32,9 @@ ATTRIBUTION = (
     r"stated?", r"statement", r"according to", r"added", r"declar\w*", r"reiterat\w*", r"confirm\w*",
     r"argu\w*", r"maintain\w*", r"denied", r"denies", r"plans? to", r"intends? to", r"spokes(?:man|woman|person)",
 )
-QUOTE = r"[\"“”]"
 
 _DOUBT = re.compile(r"\b(?:" + "|".join(DOUBT) + r")\b", re.IGNORECASE)
-_ATTRIBUTION = re.compile(r"\b(?:" + "|".join(ATTRIBUTION) + r")\b|" + QUOTE, re.IGNORECASE)
+_ATTRIBUTION = re.compile(r"\b(?:" + "|".join(ATTRIBUTION) + r")\b|" + QUOTE_MARKS, re.IGNORECASE)
 
 
 def rule_label(sentence: str) -> str:

@@ -3,14 +3,12 @@ quoted vs narrated and its position in the article."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from newsstance.labels import is_quoted
 
-QUOTE = re.compile(r"[\"“”‘’«»]|''")
 DERIVED = ("quoted", "position")
 NOT_SLICES = {"text", "label", "doc_id", "sentence_index", "previous", "headline", "source", "split", "start", "end",
               "confidence", "prev_start", "prev_end", "origin", "file"}
@@ -25,7 +23,7 @@ def position_bucket(index: int) -> str:
 
 def derived_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
-        "quoted": ["quoted" if QUOTE.search(t) else "narrated" for t in frame["text"]],
+        "quoted": ["quoted" if is_quoted(t) else "narrated" for t in frame["text"]],
         "position": [position_bucket(int(i)) for i in frame["sentence_index"]],
     }, index=frame.index)
 

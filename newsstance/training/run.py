@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,26 @@ logger = logging.getLogger(__name__)
 CHECKPOINTS = "checkpoints"
 
 
+def latest_checkpoint(out: Path) -> Path | None:
+    """The newest complete checkpoint in `out`, or None. The Trainer writes trainer_state.json
+    last, so a checkpoint folder without it was cut off while saving and cannot be resumed."""
+    found = [p for p in (out / CHECKPOINTS).glob("checkpoint-*")
+             if p.name.rpartition("-")[2].isdigit() and (p / "trainer_state.json").is_file()]
+    return max(found, key=lambda p: int(p.name.rpartition("-")[2]), default=None)
+
+
 def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> bool:
-    """Refuse to mix runs in one folder. Returns whether the folder must be cleared (overwrite),
-    which the caller does only once the data has loaded: a bad data file costs no model."""
+    """Refuse to mix runs in one folder or to lose an unfinished one. Returns whether the folder
+    must be cleared, which the caller does only once the data has loaded: a bad data file costs
+    no model.
+
+    `overwrite` is the caller's explicit request (--overwrite on the command line) and replaces
+    anything newsstance wrote. The config's `output.overwrite` is weaker: `resume` wins over it,
+    and it never discards the checkpoints of an unfinished run (run.yaml, no metrics.json)."""
     run_file = out / "run.yaml"
     if resume and overwrite:
-        raise OutputExistsError("--resume and --overwrite (or output.overwrite: true) exclude each other")
+        raise OutputExistsError(f"{out}: --resume and --overwrite exclude each other: --resume continues the "
+                                "unfinished run there, --overwrite discards it; pass one of them")
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out}: output.dir is a file; point it at a folder")
     if not out.exists() or not any(out.iterdir()):
@@ -42,14 +57,29 @@ def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> bool
         raise OutputExistsError(f"{out}: folder exists and is not a newsstance run (no run.yaml); choose another output.dir")
     if overwrite:
         return True
-    previous = yaml.safe_load(run_file.read_text(encoding="utf-8"))
-    if previous != cfg.to_dict():
+    same = yaml.safe_load(run_file.read_text(encoding="utf-8")) == cfg.to_dict()
+    finished = (out / "metrics.json").exists()
+    checkpoint = latest_checkpoint(out)
+    if resume:
+        if not same:
+            raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); --resume "
+                                    "needs the config and --set options the run was started with")
+        if finished:
+            raise OutputExistsError(f"{out}: already holds this finished run, nothing to resume; pass --overwrite to train it again")
+        if checkpoint is None:
+            logger.info("%s: no checkpoint was saved before the interruption; training starts from the beginning", out)
+        return False
+    if not finished and checkpoint is not None:
+        config = "this config" if same else "the config it was started with (its run.yaml)"
+        raise OutputExistsError(f"{out}: holds an unfinished run with a checkpoint ({checkpoint.name}); pass --resume "
+                                f"with {config} to continue it, or --overwrite on the command line to discard it")
+    if cfg.output.overwrite:
+        return True
+    if not same:
         raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); pass --overwrite to replace it or set output.dir")
-    if (out / "metrics.json").exists():
+    if finished:
         raise OutputExistsError(f"{out}: already holds this finished run; pass --overwrite to train it again")
-    if not resume:
-        raise OutputExistsError(f"{out}: holds an unfinished run of this config; pass --resume to continue it or --overwrite to restart")
-    return False
+    return True  # this config, stopped before its first checkpoint: nothing to lose, start again
 
 
 def encode(frame: pd.DataFrame, tokenizer, cfg: Config):
@@ -117,13 +147,18 @@ def _training_arguments(cfg: Config, out: Path):
     )
 
 
-def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> Path:
-    """Fine-tune per `cfg`; returns the model folder."""
+def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks: Sequence = ()) -> Path:
+    """Fine-tune per `cfg`; returns the model folder.
+
+    resume: continue the unfinished run in `output.dir` from its last checkpoint (wins over
+    `output.overwrite`). overwrite: replace whatever run is there, even an unfinished one
+    (--overwrite on the command line). callbacks: extra `TrainerCallback`s."""
     import torch
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
 
     from newsstance.evaluation.calibration import calibrate
-    from newsstance.evaluation.report import evaluate_frames, write_report
+    from newsstance.evaluation.render import write_report
+    from newsstance.evaluation.report import evaluate_frames
     from newsstance.models.base import build_model, load_tokenizer
     from newsstance.models.folder import ModelSettings, attach_settings
     from newsstance.prediction import Classifier
@@ -131,7 +166,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
 
     started = time.time()
     out = Path(cfg.output.dir)
-    clear = _check_output(cfg, out, resume, cfg.output.overwrite if overwrite is None else overwrite)
+    clear = _check_output(cfg, out, resume, overwrite)
     if cfg.training.threads:
         torch.set_num_threads(cfg.training.threads)
 
@@ -150,7 +185,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     write_atomic(out / "run.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     # fit
-    callbacks = []
+    callbacks = list(callbacks)
     if cfg.training.early_stopping_patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.training.early_stopping_patience))
     from newsstance.evaluation.metrics import trainer_metrics
@@ -164,8 +199,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
         # our loss is a per-micro-batch weighted mean: let the Trainer divide by the accumulation steps
         trainer.loss_is_scaled_for_ga = False
     checkpoint_dir = out / CHECKPOINTS
-    has_checkpoint = checkpoint_dir.exists() and any(checkpoint_dir.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if resume and has_checkpoint else None)
+    checkpoint = latest_checkpoint(out) if resume else None
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     trainer_eval = trainer.evaluate()
 
     # save the best model with its inference settings
@@ -174,14 +209,16 @@ def train(cfg: Config, resume: bool = False, overwrite: bool | None = None) -> P
     trainer.model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
 
-    # calibrate on validation, then evaluate every split through the inference path
-    from newsstance.models.folder import update_settings
+    # calibrate on validation and fold 1/T into the classification head (so a plain transformers
+    # pipeline or ONNX gives the calibrated scores too), then evaluate every split through the
+    # inference path
+    from newsstance.models.folder import save_calibration
 
     classifier = Classifier.load(out)
     valid = splits["validation"]
     valid_logits = classifier.logits(list(valid["text"]), classifier.contexts(len(valid), list(valid["previous"]), list(valid["headline"])))
     calibration = calibrate(valid_logits, np.array([LABEL2ID[l] for l in valid["label"]]))
-    classifier.settings = update_settings(out, temperature=calibration["temperature"], min_confidence=calibration["min_confidence"])
+    classifier.settings = save_calibration(out, classifier.model, calibration["temperature"], calibration["min_confidence"])
     eval_frames = {name: frame for name, frame in splits.items() if name != "train" and len(frame)}
     results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
                               cfg.evaluation.batch_size, cfg.training.seed)
