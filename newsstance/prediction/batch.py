@@ -1,11 +1,15 @@
 """`newsstance predict`: folders of articles in, one row per sentence out, streaming and safe.
 
-Articles stream through in chunks; rows go to `<output>.partial` as they are made and a
-journal records, after every flushed chunk, which articles are done and how long each partial
-file was. `--resume` truncates the partial files to the journal's last entry and skips the
-articles it lists, so an interrupted run (Ctrl-C, a crash, a killed job) neither redoes nor
-duplicates work. When all articles are done the partial rows are converted to the requested
-format and renamed into place: a finished output file is always complete.
+The run reads top-down in `run_predict`: lock the output, check every output, list the inputs,
+fix the run's identity, load the model, stream the articles, finish the outputs.
+
+Articles stream through in chunks; rows go to `<output>.partial` as they are made and the
+journal (`journal.py`) records, after every flushed chunk, which articles are done and how long
+each partial file was. `--resume` truncates the partial files to the journal's last entry and
+skips the articles it lists, so an interrupted run (Ctrl-C, a crash, a killed job) neither
+redoes nor duplicates work. When all articles are done the journal says so; then the summary,
+the HTML index and the run record are written, and the predictions are renamed into place
+last. A crash anywhere in between leaves a run that `--resume` finishes.
 """
 
 from __future__ import annotations
@@ -15,130 +19,28 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from newsstance.errors import NewsstanceError, OutputExistsError
+from newsstance.errors import NewsstanceError
 from newsstance.files import write_json_atomic
 from newsstance.labels import LABELS
 from newsstance.prediction.analysis import build_result, inputs
-from newsstance.prediction.readers import Article, Fields, InputError, ReadError, inventory, iter_articles
+from newsstance.prediction.journal import (
+    OutputLock, RunFiles, completed_entry, input_stamps, model_fingerprint, restore,
+)
+from newsstance.prediction.options import PredictInterrupted, PredictOptions, RunStats
+from newsstance.prediction.outputs import check_outputs, check_paths, finalize_rows, write_summary_csv
+from newsstance.prediction.readers import Article, InputError, ReadError, inventory, iter_articles
 from newsstance.prediction.segmentation import segment
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("jsonl", "csv", "parquet")
 CHUNK_SENTENCES = 512  # sentences classified together; bounds memory whatever the folder size
 CACHE_ENTRIES = 200_000  # repeated sentences (wire copy, boilerplate) are classified once
 AGREEMENT_SAMPLE = 256  # sentences re-run on fp32 torch to report an ONNX path's label agreement
-
-
-@dataclass
-class PredictOptions:
-    paths: list[str]
-    output: str
-    model: str | None = None
-    format: str | None = None  # default: from the output's extension, else jsonl
-    summary: str | None = None
-    html: str | None = None
-    resume: bool = False
-    overwrite: bool = False
-    batch_size: int = 64
-    backend: str = "torch"
-    quantize: str | None = None
-    min_confidence: float | None = None  # default: the model's calibrated threshold
-    fields: Fields = field(default_factory=Fields)
-    max_bytes: int = 20 * 1024 * 1024
-    threads: int | None = None
-
-
-@dataclass
-class RunStats:
-    articles: int = 0
-    sentences: int = 0
-    errors: int = 0
-    skipped_unsupported: int = 0
-    resumed_articles: int = 0
-    cache_hits: int = 0
-    agreement_with_torch_fp32: float | None = None
-
-
-class _Files:
-    """The paths one run uses, all derived from the output path."""
-
-    def __init__(self, options: PredictOptions):
-        self.output = Path(options.output)
-        self.rows = self.output.with_name(self.output.name + ".partial")
-        self.journal = self.output.with_name(self.output.name + ".journal")
-        self.errors = self.output.with_name(self.output.name + ".errors.jsonl")
-        self.header = self.output.with_name(self.output.name + ".run.json")
-        self.summary = Path(options.summary) if options.summary else None
-        self.summary_rows = self.output.with_name(self.output.name + ".summary.partial")
-        self.html = Path(options.html) if options.html else None
-
-    def partials(self) -> list[Path]:
-        return [self.rows, self.journal, self.summary_rows]
-
-
-def _format(options: PredictOptions) -> str:
-    if options.format:
-        if options.format not in FORMATS:
-            raise NewsstanceError(f"--format {options.format}: use one of {', '.join(FORMATS)}")
-        return options.format
-    suffix = Path(options.output).suffix.lstrip(".").lower()
-    return suffix if suffix in FORMATS else "jsonl"
-
-
-def _check_outputs(files: _Files, options: PredictOptions) -> None:
-    for path in [files.output] + ([files.summary] if files.summary else []):
-        if not path.parent.exists():
-            raise NewsstanceError(f"{path}: the folder {path.parent} does not exist; create it first")
-    if options.resume and options.overwrite:
-        raise NewsstanceError("--resume and --overwrite exclude each other")
-    if options.overwrite:
-        for path in files.partials() + [files.errors]:
-            path.unlink(missing_ok=True)
-        return
-    if files.output.exists():
-        done = "is complete" if not files.journal.exists() else "exists"
-        raise OutputExistsError(f"{files.output}: already {done}; pass --overwrite to replace it")
-    if files.journal.exists() and not options.resume:
-        raise OutputExistsError(f"{files.output}: an interrupted run left {files.journal.name}; "
-                                "pass --resume to continue it or --overwrite to start again")
-    if options.resume and not files.journal.exists():
-        raise NewsstanceError(f"{files.output}: nothing to resume (no {files.journal.name}); run without --resume")
-
-
-RUN_IDENTITY = ("model", "backend", "quantize", "min_confidence", "inputs", "format")
-
-
-def _restore(files: _Files, header: dict) -> tuple[set[str], RunStats]:
-    """Done article keys and counters from the journal; partial files cut back to its last entry.
-    The journal's first line is the run's header: resuming with another model, backend,
-    threshold, input or format would mix two runs in one file, so it is refused."""
-    entries: list[dict] = []
-    for line in files.journal.read_text(encoding="utf-8").splitlines():
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a torn last line: the entry before it is the last complete chunk
-    started = entries.pop(0).get("header", {}) if entries and "header" in entries[0] else {}
-    changed = [k for k in RUN_IDENTITY if started.get(k) != header.get(k)]
-    if changed:
-        raise NewsstanceError(f"{files.output}: --resume with a different {', '.join(changed)} than the interrupted run "
-                              f"({', '.join(f'{k}={started.get(k)!r}' for k in changed)}); rerun it as it was, or pass --overwrite")
-    last = entries[-1] if entries else None
-    for path, key in ((files.rows, "rows"), (files.summary_rows, "summary"), (files.errors, "errors")):
-        if path.exists():
-            with path.open("r+b") as handle:
-                handle.truncate(last[key] if last else 0)
-    files.journal.write_text("".join(json.dumps(e) + "\n" for e in [{"header": started}] + entries), encoding="utf-8")
-    done = {key for e in entries for key in e["done"]}
-    stats = RunStats(**last["stats"]) if last else RunStats()
-    stats.resumed_articles = len(done)
-    return done, stats
 
 
 class _Cache:
@@ -197,43 +99,6 @@ def _append(path: Path, records: list[dict]) -> int:
     return path.stat().st_size
 
 
-def _finalize_rows(partial: Path, target: Path, fmt: str) -> None:
-    """Convert the JSONL partial rows to the requested format, then rename into place."""
-    if fmt == "jsonl":
-        partial.replace(target)  # one atomic rename
-        return
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    tmp = target.with_name(target.name + ".tmp")
-    chunks = pd.read_json(partial, lines=True, chunksize=50_000, dtype=False) if partial.stat().st_size else []
-    writer, first = None, True
-    for frame in chunks:
-        if fmt == "csv":
-            frame.to_csv(tmp, mode="w" if first else "a", header=first, index=False)
-        else:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            writer = writer or pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table)
-        first = False
-    if writer:
-        writer.close()
-    if first:  # no rows at all
-        tmp.write_text("", encoding="utf-8")
-    tmp.replace(target)
-    partial.unlink()  # last: until the output is in place, --resume still has the rows
-
-
-def _write_summary_csv(partial: Path, target: Path) -> None:
-    import pandas as pd
-
-    frame = pd.read_json(partial, lines=True, dtype=False) if partial.exists() and partial.stat().st_size else pd.DataFrame()
-    tmp = target.with_name(target.name + ".tmp")
-    frame.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(target)
-
-
 def _agreement(classifier, options: PredictOptions, sentences: list[str], contexts: list) -> float | None:
     """Share of labels the ONNX path gives that fp32 torch also gives, on the first sentences."""
     if options.backend == "torch" or not sentences:
@@ -248,114 +113,188 @@ def _agreement(classifier, options: PredictOptions, sentences: list[str], contex
 
 def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
     """Label every sentence of every article under `options.paths`; returns the run's counts."""
-    from tqdm.auto import tqdm
+    options.validate()
+    files = RunFiles(options)
+    check_paths(files)
+    with OutputLock(files):
+        try:
+            return _run(options, files, progress)
+        except KeyboardInterrupt:
+            raise PredictInterrupted(_interrupted(files, None)) from None
 
+
+def _interrupted(files: RunFiles, stats: RunStats | None) -> str:
+    """The message after Ctrl-C: --resume only when a journal exists for it to continue."""
+    if not files.journal.exists():
+        return "interrupted before any article was written, so there is nothing to resume; run the same command again"
+    done = f" after {stats.articles} articles" if stats is not None else ""
+    return f"interrupted{done}; {files.output} is unfinished: continue with the same command and --resume"
+
+
+def _run(options: PredictOptions, files: RunFiles, progress: bool) -> RunStats:
     from newsstance import __version__
+    from newsstance.models.folder import read_settings
+    from newsstance.prediction.classifier import resolve_model_dir
     from newsstance.prediction.html_report import HtmlReport
-    from newsstance.prediction.html_report import clear as clear_html
-    from newsstance.prediction.onnx_backend import load_backend
 
-    fmt = _format(options)
-    files = _Files(options)
-    _check_outputs(files, options)
-    own = [files.output] + [p for p in (files.summary, files.html) if p]
+    check_outputs(files, options)
     try:
-        found = inventory(options.paths, exclude=own)
+        found = inventory(options.paths, exclude=files.all())
     except InputError as exc:
         raise NewsstanceError(str(exc)) from None
-    classifier = load_backend(options.model, options.backend, options.quantize, options.threads)
-    threshold = options.min_confidence if options.min_confidence is not None else classifier.settings.min_confidence
-    identity = {"model": str(classifier.path.resolve()), "backend": options.backend, "quantize": options.quantize,
-                "min_confidence": threshold, "inputs": [str(Path(p).resolve()) for p in options.paths], "format": fmt}
+    folder = resolve_model_dir(options.model)
+    settings = read_settings(folder)
+    threshold = options.min_confidence if options.min_confidence is not None else settings.min_confidence
+    identity = {
+        "model": str(folder.resolve()), "backend": options.backend, "quantize": options.quantize,
+        "min_confidence": threshold, "inputs": [str(Path(p).resolve()) for p in options.paths],
+        "format": options.output_format, "summary": str(files.summary.resolve()) if files.summary else None,
+        "html": str(files.html.resolve()) if files.html else None, "model_sha256": model_fingerprint(folder),
+    }
+    journal_header = {**identity, "input_stamps": input_stamps(found.files), "outputs": [str(p) for p in files.all()]}
     if options.resume:
-        done, stats = _restore(files, identity)
+        done, stats, complete = restore(files, journal_header)
     else:
-        done, stats = set(), RunStats()
-        for stale in (files.rows, files.summary_rows, files.errors):  # left by a run killed before its first chunk
-            stale.unlink(missing_ok=True)
-        _append(files.journal, [{"header": identity}])
+        done, stats, complete = set(), RunStats(), False
+    _count_skipped(found, stats)
+    record = {"newsstance": __version__, **identity, "model_settings": asdict(settings),
+              "files": len(found.files), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if not complete:
+        from newsstance.prediction.onnx_backend import load_backend
+
+        classifier = load_backend(options.model, options.backend, options.quantize, options.threads)
+        if not options.resume:  # a new run: what an earlier run (or --overwrite's) left is replaced
+            for stale in (files.rows, files.summary_rows, files.errors, files.journal):
+                stale.unlink(missing_ok=True)
+        html = HtmlReport.start(files.html, __version__, resume=options.resume) if files.html else None
+        if not options.resume:
+            files.rows.touch()
+            files.summary_rows.touch()
+            _append(files.journal, [{"header": journal_header}])
+        run = _Stream(options, files, classifier, threshold, html, stats)
+        try:
+            run.articles(iter_articles(found.files, options.fields, options.max_bytes), done, progress)
+        except KeyboardInterrupt:
+            raise PredictInterrupted(_interrupted(files, stats)) from None
+        _append(files.journal, [completed_entry(stats)])
+    _finish(files, options.output_format, record, stats)
+    return stats
+
+
+def _count_skipped(found, stats: RunStats) -> None:
+    """What the inventory left out, in the run's counts and the log."""
     stats.skipped_unsupported = len(found.unsupported)
+    stats.excluded_outputs = len(found.excluded)
+    stats.duplicates = found.duplicates
+    stats.unreadable = len(found.unreadable)
     if found.unsupported:
         kinds = sorted({p.suffix or "(none)" for p in found.unsupported})
         logger.warning("skipped %d unsupported file(s) (%s)", len(found.unsupported), ", ".join(kinds))
-    header = {"newsstance": __version__, **identity, "model_settings": asdict(classifier.settings),
-              "files": len(found.files), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    html = HtmlReport(files.html) if files.html else None
-    if html and options.overwrite:
-        clear_html(files.html)
-    cache = _Cache(CACHE_ENTRIES)
-    bar = tqdm(unit="article", disable=not progress, desc="predict")
-    started = time.time()
-    pending: list = []  # (article, spans, sentences, contexts) waiting for the next chunk
-    pending_errors: list[ReadError] = []
+    if found.excluded:
+        logger.info("skipped %d of newsstance's own output file(s)", len(found.excluded))
+    if found.duplicates:
+        logger.warning("skipped %d duplicate input(s) (the same file reached twice)", found.duplicates)
+    for path in found.unreadable:
+        logger.warning("%s: cannot be listed (permission denied); skipped", path)
 
-    def flush() -> None:
-        nonlocal pending, pending_errors
-        sentences = [s for item in pending for s in item[2]]
-        contexts = [c for item in pending for c in item[3]]
+
+class _Stream:
+    """Articles in, rows out: chunks of about CHUNK_SENTENCES classified together, each chunk's
+    rows, summaries, errors and HTML pages written before the journal records it as done."""
+
+    def __init__(self, options: PredictOptions, files: RunFiles, classifier, threshold, html, stats: RunStats):
+        self.options, self.files, self.classifier, self.threshold, self.html = options, files, classifier, threshold, html
+        self.stats = stats
+        self.cache = _Cache(CACHE_ENTRIES)
+        self.pending: list = []  # (article, spans, sentences, contexts) waiting for the next chunk
+        self.errors: list[ReadError] = []
+        self.started = time.time()
+        self.bar = None
+
+    def articles(self, items, done: set[str], progress: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(unit="article", disable=not progress, desc="predict")
+        try:
+            for item in items:
+                if item.key in done:
+                    continue
+                if isinstance(item, ReadError):
+                    logger.warning("%s", item.message())
+                    self.errors.append(item)
+                    if len(self.errors) >= CHUNK_SENTENCES:  # a folder of bad files still streams
+                        self.flush()
+                    continue
+                spans = segment(item.text)
+                if not spans:
+                    self.errors.append(ReadError(item.path, "no sentences found in the text", None, item.position))
+                    continue
+                sentences, previous, headlines = inputs(item.text, spans, item.title)
+                self.pending.append((item, spans, sentences, self.classifier.contexts(len(sentences), previous, headlines)))
+                self.bar.update(1)
+                if sum(len(p[2]) for p in self.pending) >= CHUNK_SENTENCES:
+                    self.flush()
+            if self.pending or self.errors:
+                self.flush()
+        finally:
+            self.bar.close()
+
+    def flush(self) -> None:
+        stats, options = self.stats, self.options
+        sentences = [s for item in self.pending for s in item[2]]
+        contexts = [c for item in self.pending for c in item[3]]
         if stats.agreement_with_torch_fp32 is None and options.backend != "torch" and sentences:
-            stats.agreement_with_torch_fp32 = _agreement(classifier, options, sentences[:AGREEMENT_SAMPLE], contexts[:AGREEMENT_SAMPLE])
-        probs = _classify(classifier, sentences, contexts, cache, stats, options.batch_size)
-        rows, summaries, offset = [], [], 0
-        for article, spans, sents, _ in pending:
-            result = build_result(article.text, spans, probs[offset:offset + len(sents)], threshold)
+            stats.agreement_with_torch_fp32 = _agreement(self.classifier, options, sentences[:AGREEMENT_SAMPLE],
+                                                         contexts[:AGREEMENT_SAMPLE])
+        probs = _classify(self.classifier, sentences, contexts, self.cache, stats, options.batch_size)
+        rows, summaries, pages, offset = [], [], [], 0
+        for article, spans, sents, _ in self.pending:
+            result = build_result(article.text, spans, probs[offset:offset + len(sents)], self.threshold)
             offset += len(sents)
             rows += _rows(article, result)
             summaries.append({"article_id": article.id, "path": article.path, "position": article.position,
                               "title": article.title, **result.summary})
-            if html:
-                html.article(article, result)
-        errors = [{"path": e.path, "line": e.line, "reason": e.reason} for e in pending_errors]
+            pages.append((article, result))
+        if self.html:
+            self.html.articles(pages)
+        errors = [{"path": e.path, "line": e.line, "reason": e.reason} for e in self.errors]
         entry = {
-            "done": [a.key for a, *_ in pending] + [e.key for e in pending_errors],
-            "rows": _append(files.rows, rows), "summary": _append(files.summary_rows, summaries),
-            "errors": _append(files.errors, errors),
+            "done": [a.key for a, *_ in self.pending] + [e.key for e in self.errors],
+            "rows": _append(self.files.rows, rows), "summary": _append(self.files.summary_rows, summaries),
+            "errors": _append(self.files.errors, errors),
         }
-        stats.articles += len(pending)
+        stats.articles += len(self.pending)
         stats.sentences += len(sentences)
-        stats.errors += len(pending_errors)
+        stats.errors += len(self.errors)
         entry["stats"] = asdict(stats)
-        _append(files.journal, [entry])
-        elapsed = max(time.time() - started, 1e-9)
-        bar.set_postfix(sentences_per_s=f"{stats.sentences / elapsed:.0f}", errors=stats.errors)
-        pending, pending_errors = [], []
+        _append(self.files.journal, [entry])
+        elapsed = max(time.time() - self.started, 1e-9)
+        self.bar.set_postfix(sentences_per_s=f"{stats.sentences / elapsed:.0f}", errors=stats.errors)
+        self.pending, self.errors = [], []
 
-    try:
-        for item in iter_articles(found.files, options.fields, options.max_bytes):
-            if item.key in done:
-                continue
-            if isinstance(item, ReadError):
-                logger.warning("%s", item.message())
-                pending_errors.append(item)
-                if len(pending_errors) >= CHUNK_SENTENCES:  # a folder of bad files still streams
-                    flush()
-                continue
-            spans = segment(item.text)
-            if not spans:
-                pending_errors.append(ReadError(item.path, "no sentences found in the text", None, item.position))
-                continue
-            sentences, previous, headlines = inputs(item.text, spans, item.title)
-            pending.append((item, spans, sentences, classifier.contexts(len(sentences), previous, headlines)))
-            bar.update(1)
-            if sum(len(p[2]) for p in pending) >= CHUNK_SENTENCES:
-                flush()
-        if pending or pending_errors:
-            flush()
-    except KeyboardInterrupt:
-        bar.close()
-        raise NewsstanceError(f"interrupted after {stats.articles} articles; "
-                              f"continue with the same command and --resume") from None
-    bar.close()
-    # all done: the partial files become the outputs
-    _finalize_rows(files.rows, files.output, fmt)
-    if files.summary:
-        _write_summary_csv(files.summary_rows, files.summary)
-    if html:
-        html.index(files.summary_rows)
+
+def _finish(files: RunFiles, fmt: str, record: dict, stats: RunStats) -> None:
+    """Every article is done (the journal says so): write the summary, the HTML index and the
+    run record, then rename the predictions into place, then remove the run's working files.
+    Each step can be redone, so --resume finishes a run that stopped anywhere in here."""
+    from newsstance.prediction.html_report import HtmlReport
+
+    if files.summary_rows.exists():  # else: removed after the summary and index were written
+        if files.summary:
+            write_summary_csv(files.summary_rows, files.summary)
+        if files.html:
+            HtmlReport(files.html).index(files.summary_rows)
+    finished = files.finished() if stats.errors else [p for p in files.finished() if p != files.errors.resolve()]
+    record.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **asdict(stats), outputs=[str(p) for p in finished])
+
+    def write_record() -> None:
+        write_json_atomic(files.record, record)
+
+    if files.rows.exists():
+        finalize_rows(files.rows, files.output, fmt, before_rename=write_record)
+    else:  # the predictions were already renamed into place when the run stopped
+        write_record()
     files.summary_rows.unlink(missing_ok=True)
-    header.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), **asdict(stats))
-    write_json_atomic(files.header, header)
-    files.journal.unlink(missing_ok=True)
     if not stats.errors:
         files.errors.unlink(missing_ok=True)
-    return stats
+    files.journal.unlink(missing_ok=True)  # last: until here, --resume can finish the run
