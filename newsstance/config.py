@@ -76,6 +76,7 @@ class DataConfig(_Section):
     train: list[Source] = Field(min_length=1)
     validation: list[Source] = []
     test: list[Source] = []
+    extra_validation: dict[str, list[Source]] = {}  # further named validation sets (selection, calibration)
     extra_eval: dict[str, list[Source]] = {}  # further named sets evaluated separately
     columns: ColumnsConfig = ColumnsConfig()
     split: SplitConfig = SplitConfig()
@@ -98,6 +99,9 @@ class TrainingConfig(_Section):
     eval_strategy: Literal["epoch", "steps"] = "epoch"
     eval_steps: Union[int, None] = None
     metric_for_best_model: Literal["macro_f1", "accuracy", "loss"] = "macro_f1"
+    # validation sets whose mean metric picks the best checkpoint and drives early stopping:
+    # `validation` and names from data.extra_validation; null: all of them
+    select_on: Union[list[str], None] = Field(None, min_length=1)
     early_stopping_patience: Union[int, None] = 2
     logging_steps: int = Field(50, ge=1)
     threads: Union[int, None] = None  # torch threads; None keeps torch's default
@@ -142,6 +146,14 @@ class EvaluationConfig(_Section):
     batch_size: int = Field(defaults.BATCH_SIZE, ge=1)
 
 
+class CalibrationConfig(_Section):
+    """Temperature scaling after training, and the default `uncertain` threshold."""
+
+    # validation sets (pooled) the temperature and threshold are fitted on: `validation` and
+    # names from data.extra_validation; null: all of them
+    fit_on: Union[list[str], None] = Field(None, min_length=1)
+
+
 class OutputConfig(_Section):
     dir: str = "models/default"
     overwrite: bool = False  # replace a folder that holds a different run
@@ -153,10 +165,52 @@ class Config(_Section):
     data: DataConfig
     training: TrainingConfig = TrainingConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
     output: OutputConfig = OutputConfig()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    @property
+    def validation_sets(self) -> list[str]:
+        """`validation` and the names of data.extra_validation, in order."""
+        return ["validation", *self.data.extra_validation]
+
+    @property
+    def select_on(self) -> list[str]:
+        return self.training.select_on or self.validation_sets
+
+    @property
+    def fit_on(self) -> list[str]:
+        return self.calibration.fit_on or self.validation_sets
+
+
+RESERVED_SET_NAMES = ("train", "validation", "test")
+
+
+def _cross_checks(cfg: Config, source: str) -> list[str]:
+    """Problems that span sections: set names must be unique and references must exist."""
+    problems = []
+    extra_validation, extra_eval = list(cfg.data.extra_validation), list(cfg.data.extra_eval)
+    for section, names in (("data.extra_validation", extra_validation), ("data.extra_eval", extra_eval)):
+        for name in names:
+            if name in RESERVED_SET_NAMES:
+                problems.append(f"{source}: {section}.{name}: expected a new set name, got {name!r}, which is "
+                                f"reserved for data.{name}; rename it")
+    for name in sorted(set(extra_validation) & set(extra_eval)):
+        problems.append(f"{source}: data.extra_eval.{name}: expected a name not used by data.extra_validation, "
+                        f"got {name!r} in both; rename one")
+    known = cfg.validation_sets
+    for key, names in (("training.select_on", cfg.training.select_on), ("calibration.fit_on", cfg.calibration.fit_on)):
+        for name in names or []:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                fix = f"did you mean '{close[0]}'?" if close else "add it under data.extra_validation"
+                problems.append(f"{source}: {key}: expected names of validation sets ({', '.join(known)}), "
+                                f"got unknown {name!r}; {fix}")
+        if names and len(set(names)) != len(names):
+            problems.append(f"{source}: {key}: expected each set once, got {names}")
+    return problems
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -264,7 +318,7 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: expected a mapping of sections (model, data, training, ...), got {_describe(raw)}"])
     try:
-        return Config.model_validate(raw)
+        cfg = Config.model_validate(raw)
     except ValidationError as exc:
         seen: list[str] = []
         for err in exc.errors():
@@ -273,6 +327,10 @@ def validate_config(raw: Any, source: str = "<config>") -> Config:
             if not any(m.split(": expected")[0] == message.split(": expected")[0] for m in seen):
                 seen.append(message)
         raise ConfigError(seen) from None
+    problems = _cross_checks(cfg, source)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
 
 
 class _StrictLoader(yaml.SafeLoader):

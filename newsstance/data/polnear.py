@@ -10,6 +10,7 @@ read, listed or downloaded: a manifest or label file that names it is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -76,8 +77,20 @@ def find_copy(files: list[str], polnear_dir: str | None = None) -> Path:
     raise DataError(f"no PolNeAR copy found (looked in {', '.join(str(d) for d in candidate_dirs(polnear_dir))}); {FETCH_HINT}")
 
 
-def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFrame:
-    """Rows `file, start, end, label, sentence_index, prev_start, prev_end` -> standard frame."""
+HOLDOUT_FRACTION = 0.21  # share of PolNeAR train/ articles held out as real-news validation (631 sentences)
+SPLITS = ("train", "validation")  # values of the optional `split` field of PolNeAR label rows
+
+
+def holdout_split(file: str) -> str:
+    """`validation` for the articles of PolNeAR `train/` held out for model selection and
+    calibration, else `train`. Depends on the file name alone, so it is stable as labels grow."""
+    fraction = int(hashlib.sha256(file.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+    return "validation" if fraction < HOLDOUT_FRACTION else "train"
+
+
+def read_polnear_labels(path: Path, polnear_dir: str | None = None, split: str | None = None) -> pd.DataFrame:
+    """Rows `file, start, end, label, sentence_index, prev_start, prev_end[, split]` -> standard
+    frame; with `split`, only the rows whose `split` field equals it."""
     if not path.exists():
         raise DataError(f"{path}: PolNeAR label file not found")
     rows, numbers = [], []
@@ -89,10 +102,15 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None) -> pd.DataFr
             raise DataError(f"{path}:{number}: unknown label {row['label']!r}; expected one of {', '.join(LABELS)}")
         if is_test_file(str(row["file"])):
             raise DataError(f"{path}:{number}: {row['file']} is in PolNeAR's test split, which is never used; remove the row")
+        if split is not None and "split" not in row:
+            raise DataError(f"{path}:{number}: the config selects split {split!r} but the row has no 'split' field; "
+                            "run `python scripts/polnear_holdout.py` or remove `split` from the config")
+        if split is not None and row["split"] != split:
+            continue
         rows.append(row)
         numbers.append(number)
     if not rows:
-        raise DataError(f"{path}: the file has no rows")
+        raise DataError(f"{path}: no rows" + (f" with split == {split!r}; check the split name in the config" if split else ""))
     manifest = load_manifest(path.parent)
     files = sorted({r["file"] for r in rows})
     unknown = [f for f in files if f not in manifest]

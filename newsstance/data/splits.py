@@ -42,8 +42,14 @@ def split_by_article(frame: pd.DataFrame, fraction: float, seed: int) -> tuple[p
     return frame.iloc[kept], frame.iloc[held]
 
 
+def named_sets(data: DataConfig) -> dict[str, list[Source]]:
+    """The named sets besides train/validation/test: extra_validation, then extra_eval."""
+    return {**data.extra_validation, **data.extra_eval}
+
+
 def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
-    """Read every configured set; returns train, validation, test and each extra_eval name."""
+    """Read every configured set; returns train, validation, test and each extra_validation and
+    extra_eval name."""
     train = add_neighbours(read_sources(data.train, data.columns, data.polnear_dir))
     splits: dict[str, pd.DataFrame] = {}
     held_fraction = 0.0  # share of the original articles already taken out of train
@@ -57,7 +63,7 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
             train, splits[name] = split_by_article(train, fraction / (1 - held_fraction), data.split.seed)
             held_fraction += fraction
     splits["train"] = train
-    for name, sources in data.extra_eval.items():
+    for name, sources in named_sets(data).items():
         splits[name] = add_neighbours(read_sources(sources, data.columns, data.polnear_dir))
     for name in ("train", "validation"):
         if splits[name].empty:
@@ -106,13 +112,14 @@ def _rebased(data: DataConfig, base: Path) -> DataConfig:
 
     return data.model_copy(update={
         "train": sources(data.train), "validation": sources(data.validation), "test": sources(data.test),
+        "extra_validation": {name: sources(items) for name, items in data.extra_validation.items()},
         "extra_eval": {name: sources(items) for name, items in data.extra_eval.items()},
         "polnear_dir": str(_resolve(data.polnear_dir, base)) if data.polnear_dir else None,
     })
 
 
 def _recorded_files(data: DataConfig) -> list[tuple[str, Source]]:
-    groups = [("train", data.train), ("validation", data.validation), ("test", data.test), *data.extra_eval.items()]
+    groups = [("train", data.train), ("validation", data.validation), ("test", data.test), *named_sets(data).items()]
     return [(group, source) for group, items in groups for source in items]
 
 
@@ -169,14 +176,14 @@ def load_recorded_splits(model_dir: Path, sets: bool = True) -> RecordedSplits:
     automatic = not (data.validation and data.test)  # validation/test cut from the training data
     if sets:
         needed = ["train"] * automatic + ["validation", "test"] + [
-            name for name, items in data.extra_eval.items() if not any(s.kind == "polnear" for s in items)]
+            name for name, items in named_sets(data).items() if not any(s.kind == "polnear" for s in items)]
         missing = [f"{group}: {item}" for group in needed for item in gone.get(group, [])]
         if missing:
             raise DataError(
                 f"{run}: recorded data file(s) gone: {'; '.join(missing)}; {where}. Run the command from the "
                 f"folder the model was trained in, or pass a DATA file: newsstance evaluate {model_dir} DATA"
             )
-    core = data.model_copy(update={"extra_eval": {}})
+    core = data.model_copy(update={"extra_eval": {}, "extra_validation": {}})
     train = None
     if sets:
         if automatic:
@@ -186,7 +193,7 @@ def load_recorded_splits(model_dir: Path, sets: bool = True) -> RecordedSplits:
         else:
             _read_set(out, "validation", data.validation, data)
             _read_set(out, "test", data.test, data)
-        for name, items in data.extra_eval.items():
+        for name, items in named_sets(data).items():
             if name in gone:
                 out.skipped[name] = f"recorded file(s) gone: {'; '.join(gone[name])}; {where}"
                 logger.warning("%s skipped: %s", name, out.skipped[name])

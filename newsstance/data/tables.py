@@ -86,7 +86,7 @@ def read_source(source: Source, columns: ColumnsConfig, polnear_dir: str | None 
     """One configured source -> standard frame, with `source` naming where rows came from."""
     path = Path(source.path)
     if source.kind == "polnear":
-        frame = read_polnear_labels(path, polnear_dir)
+        frame = read_polnear_labels(path, polnear_dir, source.split)
     else:
         raw = read_frame(path)
         if source.split is not None:

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from newsstance.data.polnear import MANIFEST, is_test_file, load_manifest
+from newsstance.data.polnear import MANIFEST, SPLITS as POLNEAR_SPLITS, is_test_file, load_manifest
 from newsstance.files import iter_jsonl
 from newsstance.labels import LABELS
 
@@ -131,10 +131,17 @@ def validate_polnear_labels(path: Path, report: Report | None = None) -> Report:
         report.problems.append(str(exc))
         manifest = {}
     name = path.stem
+    split_of: dict[str, str] = {}  # article file -> its split, which must be one per article
     for number, r in _read_jsonl(path, report):
         where = f"{path}:{number}"
         if not _has_fields(report, where, r, POLNEAR_FIELDS):
             continue
+        if "split" in r:
+            if r["split"] not in POLNEAR_SPLITS:
+                report.problems.append(f"{where}: split {r['split']!r} is not one of {POLNEAR_SPLITS}")
+            elif split_of.setdefault(r["file"], r["split"]) != r["split"]:
+                report.problems.append(f"{where}: {r['file']} has rows in split {split_of[r['file']]!r} and {r['split']!r}; "
+                                       "an article's sentences belong to one split")
         if "text" in r:
             report.problems.append(f"{where}: holds PolNeAR text; commit offsets and labels only")
         _check_label(report, where, r["label"])

@@ -8,6 +8,7 @@ import pandas as pd
 import yaml
 
 from newsstance.config import PACKAGED_MINILM, Config, Source
+from newsstance.data.splits import named_sets
 from newsstance.files import write_atomic
 from newsstance.labels import DESCRIPTIONS, LABELS
 
@@ -39,13 +40,13 @@ def _dataset_id(source: Source) -> str:
 
 def _evaluated_sources(cfg: Config, name: str) -> list[Source]:
     """The files an evaluated set came from: its own, or train's when it was split off automatically."""
-    own = {"validation": cfg.data.validation, "test": cfg.data.test, **cfg.data.extra_eval}.get(name, [])
+    own = {"validation": cfg.data.validation, "test": cfg.data.test, **named_sets(cfg.data)}.get(name, [])
     return own or cfg.data.train
 
 
 def front_matter(out: Path, cfg: Config, results: dict) -> dict:
     """The model card's YAML metadata in the Hub's schema, with the measured macro-F1 per set."""
-    sources = [*cfg.data.train, *cfg.data.validation, *cfg.data.test, *(s for group in cfg.data.extra_eval.values() for s in group)]
+    sources = [*cfg.data.train, *cfg.data.validation, *cfg.data.test, *(s for group in named_sets(cfg.data).values() for s in group)]
     meta: dict = {"library_name": "transformers", "pipeline_tag": "text-classification"}
     base = _base_model(cfg)
     if base:
@@ -118,7 +119,8 @@ def write_model_card(out: Path, cfg: Config, results: dict, calibration: dict, s
         lines.append(f"| {name} | " + " | ".join(f"{pc[l]['f1']:.3f}" for l in LABELS) + " |")
     lines += [
         "",
-        f"Calibration: temperature {calibration['temperature']:.3f} fitted on validation; expected "
+        f"Calibration: temperature {calibration['temperature']:.3f} fitted on {' + '.join(cfg.fit_on)} "
+        f"(the checkpoint was selected on the mean over {' + '.join(cfg.select_on)}); expected "
         f"calibration error there {calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after. "
         f"Default `min_confidence` {calibration['min_confidence']:.2f} ({calibration['min_confidence_rule']}).",
         "Detailed report with confusion matrices: `evaluation/report.md`.",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from newsstance.config import Config
-from newsstance.data.splits import WORKING_DIR_KEY
+from newsstance.data.splits import WORKING_DIR_KEY, named_sets
 from newsstance.files import sha256_file
 
 PACKAGES = ("newsstance", "torch", "transformers", "datasets", "evaluate", "scikit-learn", "tokenizers")
@@ -29,7 +29,7 @@ def data_record(cfg: Config, splits: dict[str, pd.DataFrame]) -> dict:
     """Every configured file with its hash, and each split's row and label counts."""
     files = []
     for group, sources in [("train", cfg.data.train), ("validation", cfg.data.validation), ("test", cfg.data.test),
-                           *cfg.data.extra_eval.items()]:
+                           *named_sets(cfg.data).items()]:
         for source in sources:
             path = Path(source.path)
             files.append({"set": group, "path": source.path, "kind": source.kind, "sha256": sha256_file(path)})

@@ -116,6 +116,8 @@ def _loss_function(cfg: Config, train: pd.DataFrame):
 def _training_arguments(cfg: Config, out: Path):
     from transformers import TrainingArguments
 
+    from newsstance.training.selection import selection_metric
+
     t = cfg.training
     metric = t.metric_for_best_model
     return TrainingArguments(
@@ -138,7 +140,7 @@ def _training_arguments(cfg: Config, out: Path):
         save_steps=t.eval_steps,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model=metric,
+        metric_for_best_model=selection_metric(metric),  # the mean over training.select_on (selection.py)
         greater_is_better=metric != "loss",
         logging_steps=t.logging_steps,
         report_to=[],
@@ -154,7 +156,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     `output.overwrite`). overwrite: replace whatever run is there, even an unfinished one
     (--overwrite on the command line). callbacks: extra `TrainerCallback`s."""
     import torch
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer, set_seed
+    from transformers import DataCollatorWithPadding, Trainer, set_seed
 
     from newsstance.evaluation.calibration import calibrate
     from newsstance.evaluation.render import write_report
@@ -163,6 +165,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     from newsstance.models.folder import ModelSettings, attach_settings
     from newsstance.prediction import Classifier
     from newsstance.training.model_card import write_model_card
+    from newsstance.training.selection import MeanOfSetsSelection
 
     started = time.time()
     out = Path(cfg.output.dir)
@@ -176,7 +179,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)  # before the classification head is created
     model = build_model(cfg.model, tokenizer)
-    train_ds, valid_ds = encode(splits["train"], tokenizer, cfg), encode(splits["validation"], tokenizer, cfg)
+    train_ds = encode(splits["train"], tokenizer, cfg)
+    select_ds = {name: encode(splits[name], tokenizer, cfg) for name in cfg.select_on}
     loss_function, class_weights = _loss_function(cfg, splits["train"])
 
     if clear:
@@ -185,13 +189,13 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     write_atomic(out / "run.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     # fit
-    callbacks = list(callbacks)
-    if cfg.training.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=cfg.training.early_stopping_patience))
+    t = cfg.training
+    callbacks = [MeanOfSetsSelection(cfg.select_on, t.metric_for_best_model, t.metric_for_best_model != "loss",
+                                     t.early_stopping_patience), *callbacks]
     from newsstance.evaluation.metrics import trainer_metrics
 
     trainer = Trainer(
-        model=model, args=_training_arguments(cfg, out), train_dataset=train_ds, eval_dataset=valid_ds,
+        model=model, args=_training_arguments(cfg, out), train_dataset=train_ds, eval_dataset=select_ds,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, compute_loss_func=loss_function,
     )
@@ -215,9 +219,10 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     from newsstance.models.folder import save_calibration
 
     classifier = Classifier.load(out)
-    valid = splits["validation"]
-    valid_logits = classifier.logits(list(valid["text"]), classifier.contexts(len(valid), list(valid["previous"]), list(valid["headline"])))
-    calibration = calibrate(valid_logits, np.array([LABEL2ID[l] for l in valid["label"]]))
+    pooled = pd.concat([splits[name] for name in cfg.fit_on], ignore_index=True)  # calibration.fit_on
+    pooled_logits = classifier.logits(list(pooled["text"]), classifier.contexts(len(pooled), list(pooled["previous"]), list(pooled["headline"])))
+    calibration = calibrate(pooled_logits, np.array([LABEL2ID[l] for l in pooled["label"]]))
+    calibration["fit_on"] = list(cfg.fit_on)
     classifier.settings = save_calibration(out, classifier.model, calibration["temperature"], calibration["min_confidence"])
     eval_frames = {name: frame for name, frame in splits.items() if name != "train" and len(frame)}
     results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
@@ -231,6 +236,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
         "versions": versions(), "seed": cfg.training.seed, "class_weights": class_weights,
         "train_seconds": round(elapsed, 1), "epochs_run": trainer.state.epoch,
         "best_checkpoint": trainer.state.best_model_checkpoint,
+        "selected_on": {"sets": list(cfg.select_on), "metric": cfg.training.metric_for_best_model,
+                        "best_mean": trainer.state.best_metric},
     })
     write_model_card(out, cfg, results, calibration, splits)
     write_json(out / "metrics.json", {
