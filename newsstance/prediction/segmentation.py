@@ -5,6 +5,12 @@ their own lines stay their own sentences. Within a line, pySBD (a maintained rul
 segmenter with abbreviation, initial, number and quotation handling) finds the sentences;
 offsets are recovered by searching each sentence from the previous one's end, so
 `text[start:end] == sentence` holds for every span, whatever pySBD normalises.
+
+pySBD's cost grows faster than the length of its input (a 587 KB single-line article took
+minutes), so a line longer than `WINDOW` characters is segmented in windows of at most that
+size. A window's last sentence may be cut by the window's edge, so it is not kept: the next
+window starts where it starts. A window's edges therefore never make a sentence boundary,
+except inside a single "sentence" longer than a window, which is cut at its last whitespace.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ _LEADING_CLOSERS = "\"”’'"
 _NEWS_ABBREVIATIONS = re.compile(
     r"\b(?:Gen|Lt|Col|Maj|Capt|Sgt|Adm|Gov|Sen|Rep|Rev|Prof|Dr|Mr|Mrs|Ms|St|Jr|Sr|No|Nos|Vol|Sept|Jan|Feb|Mar|Apr|Aug|Oct|Nov|Dec|Corp|Inc|Ltd|Co|Bros|Ave|Blvd|approx|est|vs)\.$"
 )
+
+
+WINDOW = 5_000  # characters of one line given to pySBD at once; longer lines are segmented in windows
+_BREAKS = (". ", "? ", "! ")
 
 
 @dataclass(frozen=True)
@@ -75,26 +85,58 @@ def _line_sentences(line: str) -> list[str]:
     return merged
 
 
+def _locate(line: str, cursor: int, sentences: list[str]) -> list[tuple[int, int]]:
+    """Offsets in `line` of each sentence, from its first word to its last word, searched from `cursor`."""
+    found = []
+    for sentence in sentences:
+        words = sentence.split()
+        if not words:
+            continue
+        start = line.find(words[0], cursor)
+        end = start
+        for word in words:
+            end = line.find(word, end) + len(word)
+        if start < 0 or end < start:
+            continue
+        found.append((start, end))
+        cursor = end
+    return found
+
+
+def _window_end(line: str, start: int) -> int:
+    """Where a window that begins at `start` ends: after the last sentence-like break ('. ', '? ',
+    '! ') in its second half, else at its last whitespace, else at `WINDOW` characters."""
+    limit = start + WINDOW
+    for marks in (_BREAKS, " \t"):
+        cut = max(line.rfind(mark, start + WINDOW // 2, limit) for mark in marks)
+        if cut > start:
+            return cut + (2 if marks is _BREAKS else 1)
+    return limit
+
+
+def _line_spans(line: str, cursor: int) -> list[tuple[int, int]]:
+    """Sentence offsets in one line from `cursor` on, in windows of at most `WINDOW` characters."""
+    spans: list[tuple[int, int]] = []
+    while len(line) - cursor > WINDOW:
+        end = _window_end(line, cursor)
+        piece = line[cursor:end]
+        window = [(cursor + a, cursor + b) for a, b in _locate(piece, 0, _line_sentences(piece))]
+        if len(window) > 1:  # the last one may continue past the window's edge: redo it in the next
+            spans += window[:-1]
+            cursor = window[-1][0]
+        else:
+            spans += window
+            cursor = end
+    return spans + _locate(line, cursor, _line_sentences(line[cursor:]))
+
+
 def segment(text: str) -> list[Span]:
     """Sentence spans of `text`, in order, never empty, never overlapping."""
     spans: list[Span] = []
     for match in _LINE.finditer(text):
         line, offset = match.group(), match.start()
         heading = _MARKDOWN_HEADING.match(line)
-        cursor = heading.end() if heading else 0
-        for sentence in _line_sentences(line[cursor:]):
-            words = sentence.split()
-            if not words:
-                continue
-            # locate the sentence: from its first word to its last word, as they stand in the line
-            start = line.find(words[0], cursor)
-            end = start
-            for word in words:
-                end = line.find(word, end) + len(word)
-            if start < 0 or end < start:
-                continue
-            spans.append(Span(offset + start, offset + end))
-            cursor = end
+        spans += [Span(offset + start, offset + end) for start, end in _line_spans(line, heading.end() if heading else 0)]
     return spans
 
 
