@@ -88,15 +88,21 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _fields(args):
+    """The --id-field/--title-field/--text-field options of predict and annotate."""
+    from newsstance.prediction.readers import Fields
+
+    return Fields(id=args.id_field, title=args.title_field, text=args.text_field)
+
+
 def _predict(args) -> int:
     from newsstance.prediction.batch import PredictOptions, run_predict
-    from newsstance.prediction.readers import Fields
 
     options = PredictOptions(
         paths=args.paths, output=args.output, model=args.model, format=args.format, summary=args.summary,
         html=args.html, resume=args.resume, overwrite=args.overwrite, batch_size=args.batch_size,
         backend=args.backend, quantize=args.quantize, min_confidence=args.min_confidence,
-        fields=Fields(id=args.id_field, title=args.title_field, text=args.text_field), threads=args.threads,
+        fields=_fields(args), threads=args.threads,
         max_bytes=args.max_bytes,
     )
     stats = run_predict(options)
@@ -138,6 +144,20 @@ def _probability(text: str) -> float:
     if not 0 <= value <= 1:  # False for NaN too
         raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
     return value
+
+
+def _audit(args) -> int:
+    from pathlib import Path
+
+    from newsstance.config import load_config
+    from newsstance.training.audit import ISSUES_FILE, audit
+
+    result = audit(load_config(args.config, args.set), Path(args.output), folds=args.folds, overwrite=args.overwrite)
+    print(f"{result.rows} training labels, {args.folds} folds by article: out-of-fold macro-F1 {result.oof_macro_f1:.3f}")
+    print(f"{result.flagged} flagged as likely label errors ("
+          + ", ".join(f"{label} {n}" for label, n in result.by_label.items()) + ")")
+    print(f"review them, most likely first: {result.folder / ISSUES_FILE}")
+    return 0
 
 
 def _compare(args) -> int:
@@ -188,13 +208,12 @@ def _annotate_select(args) -> int:
     from pathlib import Path
 
     from newsstance.annotation.select import SelectOptions, select_tasks
-    from newsstance.prediction.readers import Fields
 
     options = SelectOptions(
         paths=args.paths, output=Path(args.output), n=args.n, model=args.model, strategy=args.strategy,
         measure=args.measure, per_article_max=args.per_article_max, seed=args.seed, format=args.format,
         exclude=args.exclude, overwrite=args.overwrite, backend=args.backend, batch_size=args.batch_size,
-        fields=Fields(id=args.id_field, title=args.title_field, text=args.text_field),
+        fields=_fields(args),
     )
     result = select_tasks(options)
     reasons = ", ".join(f"{n} by {reason}" for reason, n in result.by_reason.items())
@@ -215,11 +234,10 @@ def _annotate_select(args) -> int:
 
 def _annotate_import(args) -> int:
     from newsstance.annotation.importer import import_annotations
-    from newsstance.prediction.readers import Fields
 
     result = import_annotations(args.export, args.output, args.articles, overwrite=args.overwrite,
                                 skip_unlabelled=args.skip_unlabelled,
-                                fields=Fields(id=args.id_field, title=args.title_field, text=args.text_field))
+                                fields=_fields(args))
     print(f"{result.rows} labelled sentences -> {result.output}")
     print(f"  offsets checked against the article text: {result.checked}" +
           (f"; not checked (article file not found, pass --articles): {result.unchecked}" if result.unchecked else ""))
@@ -286,6 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-bytes", type=_whole_number, default=MAX_ARTICLE_BYTES,
                    help=f"skip (and record) article files larger than this (default: {MAX_ARTICLE_BYTES})")
     p.set_defaults(func=_predict)
+
+    p = sub.add_parser("audit", help="rank likely label errors in a config's training data (cleanlab, out-of-fold)")
+    p.add_argument("config", help="YAML config whose training rows are audited, e.g. configs/default.yaml")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="audit folder (fold models, label_issues.csv)")
+    p.add_argument("--folds", type=int, default=5, help="folds by article (default: 5)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key, e.g. training.epochs=2.0")
+    p.add_argument("--overwrite", action="store_true", help="run again over a finished audit")
+    p.set_defaults(func=_audit)
 
     p = sub.add_parser("compare", help="several runs' metrics, CIs and calibration side by side")
     p.add_argument("runs", nargs="+", help="model folders with an evaluation/ report")

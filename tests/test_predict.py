@@ -239,9 +239,10 @@ def test_onnx_backends_report_agreement(articles, tmp_path, tiny_model_copy):
     for quantize in (None, "int8"):
         options = _options(articles, tmp_path, tiny_model_copy, backend="onnx", quantize=quantize, overwrite=True)
         stats = run_predict(options, progress=False)
-        assert stats.agreement_with_torch_fp32 is not None
         if quantize is None:
             assert stats.agreement_with_torch_fp32 == 1.0  # fp32 ONNX matches torch exactly
+        else:  # int8 is checked for real in test_classifier.py; here the run must report a share
+            assert 0.0 <= stats.agreement_with_torch_fp32 <= 1.0
     assert (tiny_model_copy / "onnx" / "model.onnx").exists() and (tiny_model_copy / "onnx" / "model.int8.onnx").exists()
 
 

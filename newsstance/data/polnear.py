@@ -10,7 +10,6 @@ read, listed or downloaded: a manifest or label file that names it is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -84,7 +83,7 @@ SPLITS = ("train", "validation")  # values of the optional `split` field of PolN
 def holdout_split(file: str) -> str:
     """`validation` for the articles of PolNeAR `train/` held out for model selection and
     calibration, else `train`. Depends on the file name alone, so it is stable as labels grow."""
-    fraction = int(hashlib.sha256(file.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+    fraction = int(sha256_bytes(file.encode("utf-8"))[:8], 16) / 2**32
     return "validation" if fraction < HOLDOUT_FRACTION else "train"
 
 

@@ -123,9 +123,10 @@ def _recorded_files(data: DataConfig) -> list[tuple[str, Source]]:
     return [(group, source) for group, items in groups for source in items]
 
 
-def _choose_base(model_dir: Path, data: DataConfig, record: dict, output_dir: str) -> tuple[Path, str]:
+def _choose_base(model_dir: Path, data: DataConfig, record: dict, output_dir: str) -> tuple[Path, str, list[Path]]:
     """The first candidate folder under which every recorded file exists: the working folder
-    recorded in data.json, the one implied by output.dir, then the current folder."""
+    recorded in data.json, the one implied by output.dir, then the current folder. Also returns
+    every candidate, for the message when a file is found under none of them."""
     candidates: list[tuple[Path, str]] = []
     if record.get(WORKING_DIR_KEY):
         candidates.append((Path(record[WORKING_DIR_KEY]), f"recorded in {model_dir / DATA_RECORD}"))
@@ -134,10 +135,11 @@ def _choose_base(model_dir: Path, data: DataConfig, record: dict, output_dir: st
         candidates.append((inferred, f"the folder that holds output.dir {output_dir!r}"))
     candidates.append((Path.cwd(), "the current folder"))
     relative = [s.path for _, s in _recorded_files(data) if not Path(s.path).expanduser().is_absolute()]
+    tried = list(dict.fromkeys(base for base, _ in candidates))
     for base, why in candidates:
         if all((base / p).exists() for p in relative):
-            return base, why
-    return candidates[0]
+            return base, why, tried
+    return (*candidates[0], tried)
 
 
 def load_recorded_splits(model_dir: Path, sets: bool = True) -> RecordedSplits:
@@ -157,7 +159,7 @@ def load_recorded_splits(model_dir: Path, sets: bool = True) -> RecordedSplits:
     cfg = load_config(run)
     record_path = model_dir / DATA_RECORD
     record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-    base, why = _choose_base(model_dir, cfg.data, record, cfg.output.dir)
+    base, why, tried = _choose_base(model_dir, cfg.data, record, cfg.output.dir)
     where = f"relative paths resolved against {base} ({why})"
     data = _rebased(cfg.data, base)
     out = RecordedSplits(base=base)
@@ -169,7 +171,8 @@ def load_recorded_splits(model_dir: Path, sets: bool = True) -> RecordedSplits:
     for (group, source), (_, original) in zip(_recorded_files(data), _recorded_files(cfg.data)):
         path = Path(source.path)
         if not path.exists():
-            gone.setdefault(group, []).append(f"{original.path} (looked for {path})")
+            looked = [str(path)] + [str(_resolve(original.path, b)) for b in tried if _resolve(original.path, b) != path]
+            gone.setdefault(group, []).append(f"{original.path} (looked for {', '.join(looked)})")
         elif original.path in recorded_hash and sha256_file(path) != recorded_hash[original.path]:
             changed.add(group)
             out.notes.append(f"{path} ({group}) changed since training: its SHA-256 differs from {record_path}")

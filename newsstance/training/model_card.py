@@ -122,7 +122,9 @@ def write_model_card(out: Path, cfg: Config, results: dict, calibration: dict, s
         f"Calibration: temperature {calibration['temperature']:.3f} fitted on {' + '.join(cfg.fit_on)} "
         f"(the checkpoint was selected on the mean over {' + '.join(cfg.select_on)}); expected "
         f"calibration error there {calibration['ece_before']:.3f} before, {calibration['ece_after']:.3f} after. "
-        f"Default `min_confidence` {calibration['min_confidence']:.2f} ({calibration['min_confidence_rule']}).",
+        f"Default `min_confidence` {calibration['min_confidence']:.2f} ({calibration['min_confidence_rule']}). "
+        "The temperature is folded into the classification layer, so a plain `transformers` pipeline "
+        "(`pipeline(\"text-classification\", model=FOLDER, top_k=None)`) gives the calibrated scores too.",
         "Detailed report with confusion matrices: `evaluation/report.md`.",
         "",
         "## Limitations",

@@ -149,12 +149,15 @@ def _training_arguments(cfg: Config, out: Path):
     )
 
 
-def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks: Sequence = ()) -> Path:
+def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks: Sequence = (),
+          splits: dict[str, pd.DataFrame] | None = None, data_note: str | None = None) -> Path:
     """Fine-tune per `cfg`; returns the model folder.
 
     resume: continue the unfinished run in `output.dir` from its last checkpoint (wins over
     `output.overwrite`). overwrite: replace whatever run is there, even an unfinished one
-    (--overwrite on the command line). callbacks: extra `TrainerCallback`s."""
+    (--overwrite on the command line). callbacks: extra `TrainerCallback`s. splits: the sets
+    already read (and changed, e.g. one fold of a cross-validation), with `data_note` saying how
+    they differ from the config's data; it is recorded in data.json."""
     import torch
     from transformers import DataCollatorWithPadding, Trainer, set_seed
 
@@ -174,7 +177,10 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
         torch.set_num_threads(cfg.training.threads)
 
     # prepare: data first, so a bad file fails before any model work
-    splits = load_splits(cfg.data)
+    if splits is None:
+        splits = load_splits(cfg.data)
+    elif data_note is None:
+        raise ValueError("train(splits=...) needs a data_note saying how the rows differ from the config's data")
     logger.info("data: %s", {k: len(v) for k, v in splits.items()})
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)  # before the classification head is created
@@ -231,7 +237,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
 
     # describe
     elapsed = time.time() - started
-    write_json(out / "data.json", data_record(cfg, splits))
+    write_json(out / "data.json", {**data_record(cfg, splits), **({"note": data_note} if data_note else {})})
     write_json(out / "environment.json", {
         "versions": versions(), "seed": cfg.training.seed, "class_weights": class_weights,
         "train_seconds": round(elapsed, 1), "epochs_run": trainer.state.epoch,
