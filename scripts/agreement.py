@@ -44,12 +44,19 @@ def polnear_pairs() -> dict[str, list[tuple[str, str]]]:
 
 
 def main() -> None:
-    print("| set | sentences | agreement | Cohen's kappa | disagreements adjudicated |")
-    print("| --- | --- | --- | --- | --- |")
+    labels = ("official_position", "third_party_skepticism", "neutral_reporting")
+    print("| set | sentences | agreement | Cohen's kappa | kappa per label (official / skepticism / neutral) "
+          "| disagreements adjudicated |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, pairs in {**corpus_pairs(), **polnear_pairs()}.items():
         a, b = zip(*pairs)
         agree = sum(x == y for x, y in pairs) / len(pairs)
-        print(f"| {name} | {len(pairs)} | {agree:.3f} | {cohen_kappa_score(a, b):.3f} | {sum(x != y for x, y in pairs)} |")
+        # one label against the rest; 1.000 where both passes never or always chose it alike
+        per_label = " / ".join(
+            f"{cohen_kappa_score([x == l for x in a], [y == l for y in b]) if len(set(a + b)) > 1 else 1.0:.3f}"
+            for l in labels)
+        print(f"| {name} | {len(pairs)} | {agree:.3f} | {cohen_kappa_score(a, b):.3f} | {per_label} "
+              f"| {sum(x != y for x, y in pairs)} |")
 
 
 if __name__ == "__main__":

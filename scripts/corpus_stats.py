@@ -37,8 +37,9 @@ def main() -> None:
     for name in ("polnear_train", "polnear_dev"):
         for line in (DATA / "external" / f"{name}.jsonl").read_text().splitlines():
             r = json.loads(line)
-            by_split[name][r["label"]] += 1
-            split_docs[name].add(r["file"])
+            for group in (name, f"{name} [{r['split']}]") if "split" in r else (name,):
+                by_split[group][r["label"]] += 1
+                split_docs[group].add(r["file"])
     table("Per split", dict(by_split), split_docs)
     table("Per topic (authored train/validation/test)", dict(sorted(by_topic.items())), topic_docs)
 

@@ -96,3 +96,17 @@ def test_audit_without_cleanlab_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, "__import__", no_cleanlab)
     with pytest.raises(NewsstanceError, match=r'pip install "newsstance\[audit\]"'):
         audit_module.audit(validate_config(tiny_config_dict(tmp_path / "x")), tmp_path / "a", folds=2)
+
+
+def test_audit_command_prints_where_to_review(tmp_path, capsys):
+    import yaml
+
+    from newsstance.cli import main
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config_dict(tmp_path / "unused", epochs=1.0)))
+    assert main(["audit", str(config), "-o", str(tmp_path / "audit"), "--folds", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "training labels, 2 folds by article: out-of-fold macro-F1" in out
+    assert str(tmp_path / "audit" / "label_issues.csv") in out
+    assert main(["audit", str(config), "-o", str(tmp_path / "audit"), "--folds", "2"]) == 2  # finished: refused

@@ -216,6 +216,11 @@ def test_targets_report_the_gap():
     assert rows[("test", "ece")]["met"] is True
     assert rows[("polnear_dev", "margin_over_tfidf")]["value"] == 0.15 and rows[("polnear_dev", "margin_over_tfidf")]["met"]
     assert ("challenge", "macro_f1") not in rows  # a set not evaluated has no row
+    results["polnear_dev"]["systems"]["model"]["per_class"] = {"third_party_skepticism": {"f1": 0.61}}
+    skepticism = [r for r in target_status(results) if r["metric"] == "skepticism_f1"]
+    assert skepticism == [{"set": "polnear_dev", "metric": "skepticism_f1", "target": 0.65, "value": 0.61, "met": False, "gap": 0.04}]
+    real = [r["target"] for r in target_status(results) if r["set"] == "polnear_dev" and r["metric"] == "macro_f1"]
+    assert real == [0.72, 0.75]  # this stage's target and the product's
 
 
 def _project(tiny_model, root):

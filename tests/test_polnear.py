@@ -152,3 +152,31 @@ def test_label_rows_from_the_test_split_are_refused(tmp_path, monkeypatch):
     (labels / "polnear_train.jsonl").write_text(rows[0] + "\n" + json.dumps(bad) + "\n")
     with pytest.raises(DataError, match=r"polnear_train.jsonl:2: test/text/a.txt is in PolNeAR's test split"):
         read_polnear_labels(labels / "polnear_train.jsonl")
+
+
+def test_split_field_selects_rows_and_is_validated(tmp_path, monkeypatch):
+    from newsstance.data.validate import validate_polnear_labels
+
+    copy, labels = _layout(tmp_path)
+    monkeypatch.setenv("NEWSSTANCE_POLNEAR", str(copy))
+    path = labels / "polnear_train.jsonl"
+    with pytest.raises(DataError, match=r"polnear_train.jsonl:1: the config selects split 'validation' but the row has no 'split'"):
+        read_polnear_labels(path, split="validation")
+    rows = [json.loads(l) for l in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps({**r, "split": "validation"}) + "\n" for r in rows))
+    assert len(read_polnear_labels(path, split="validation")) == 2
+    with pytest.raises(DataError, match=r"no rows with split == 'train'"):
+        read_polnear_labels(path, split="train")
+    # one article, two splits: the validator refuses it (sentences of one article never straddle splits)
+    path.write_text(json.dumps({**rows[0], "split": "train"}) + "\n" + json.dumps({**rows[1], "split": "validation"}) + "\n")
+    problems = validate_polnear_labels(path).problems
+    assert any("has rows in split 'train' and 'validation'" in p for p in problems)
+
+
+def test_the_holdout_split_depends_on_the_file_name_alone():
+    from newsstance.data.polnear import HOLDOUT_FRACTION, holdout_split
+
+    names = [f"train/text/article-{i}.txt" for i in range(2000)]
+    held = [n for n in names if holdout_split(n) == "validation"]
+    assert abs(len(held) / len(names) - HOLDOUT_FRACTION) < 0.03
+    assert held == [n for n in names if holdout_split(n) == "validation"]  # stable

@@ -134,7 +134,8 @@ def audit(cfg: Config, out: Path, folds: int = 5, overwrite: bool = False) -> Au
     write_json_atomic(out / "audit.json", recorded)
     rows = out_of_fold(cfg, out, folds)
     issues = rank_issues(rows)
-    keep = ["rank", *KEY_COLUMNS, "text", "label", "suggested", "label_quality", *[f"p_{l}" for l in LABELS], "fold"]
+    keep = ["rank", *KEY_COLUMNS, "text", "label", "suggested", "label_quality", *[f"p_{l}" for l in LABELS], "fold",
+            "headline", "previous"]  # the context a reviewer reads the sentence in
     with atomic_path(out / ISSUES_FILE) as tmp:
         issues[[c for c in keep if c in issues.columns]].to_csv(tmp, index=False, float_format="%.4f")
     with atomic_path(out / SCORES_FILE) as tmp:
