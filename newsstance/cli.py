@@ -20,6 +20,10 @@ def _train(args) -> int:
     except KeyboardInterrupt:
         print(_train_interrupted(args, cfg), file=sys.stderr)
         return 130
+    import os
+
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 wrote (and reports) the model
+        return 0
     metrics = json.loads((out / "metrics.json").read_text())
     print(f"model written to {out}/")
     for split, f1 in metrics["headline"].items():
@@ -76,7 +80,7 @@ def _evaluate(args) -> int:
     from newsstance.evaluation.report import evaluate_model
 
     results = evaluate_model(args.model, args.data, args.out, split=args.split, slices=args.slices,
-                             ablation=args.ablation or ())
+                             ablation=args.ablation or (), device=args.device, dtype=args.dtype)
     for split, scores in results["splits"].items():
         n = scores.pop("n")
         print(f"{split} ({n} sentences): " + "  ".join(f"{system} {f1:.3f}" for system, f1 in scores.items()) + "  (macro-F1)")
@@ -103,7 +107,7 @@ def _predict(args) -> int:
         html=args.html, resume=args.resume, overwrite=args.overwrite, batch_size=args.batch_size,
         backend=args.backend, quantize=args.quantize, min_confidence=args.min_confidence,
         fields=_fields(args), threads=args.threads,
-        max_bytes=args.max_bytes,
+        max_bytes=args.max_bytes, device=args.device, dtype=args.dtype,
     )
     stats = run_predict(options)
     print(f"{stats.articles} articles, {stats.sentences} sentences -> {args.output}")
@@ -247,6 +251,23 @@ def _annotate_import(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    import os
+
+    from newsstance.serve.server import serve
+    from newsstance.serve.settings import TOKEN_ENV, ServeSettings
+
+    names = ("model", "host", "port", "backend", "quantize", "threads", "max_batch", "max_wait_ms", "workers",
+             "max_queue", "max_body_bytes", "max_texts", "max_text_chars", "max_article_chars")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    settings = ServeSettings(**given, token=os.environ.get(TOKEN_ENV), cors_origins=tuple(args.cors_origin))
+    try:
+        serve(settings, access_log=args.access_log)
+    except KeyboardInterrupt:  # Ctrl-C after a graceful shutdown: a normal way to stop a server
+        print("stopped", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsstance", description="Whose voice each sentence of a news article carries.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -279,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slices", nargs="+", metavar="COLUMN", help="slice by these columns (default: all metadata, quoted, position)")
     p.add_argument("--out", help="report folder (default: MODEL/evaluation[/DATA_NAME])")
     p.add_argument("--ablation", nargs="+", metavar="RUN", help="add a comparison with these runs (e.g. models/context) to the report")
+    from newsstance.devices import DEFAULT_DEVICE, DEFAULT_DTYPE, DTYPES
+
+    p.add_argument("--device", default=DEFAULT_DEVICE, metavar="DEVICE",
+                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+                   help="auto: bfloat16/float16 on a GPU that supports it, float32 on the CPU (default: %(default)s)")
     p.set_defaults(func=_evaluate)
 
     from newsstance.defaults import ARTICLE_SUFFIXES, BATCH_SIZE, MAX_ARTICLE_BYTES, OUTPUT_FORMATS
@@ -301,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title-field", default="title", help="title field in JSON/JSONL/CSV")
     p.add_argument("--text-field", default="text", help="text field in JSON/JSONL/CSV")
     p.add_argument("--threads", type=_whole_number, help="CPU threads for inference")
+    p.add_argument("--device", default=DEFAULT_DEVICE, metavar="DEVICE",
+                   help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (default: %(default)s)")
+    p.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+                   help="auto: bfloat16/float16 on a GPU that supports it, float32 on the CPU (default: %(default)s)")
     p.add_argument("--max-bytes", type=_whole_number, default=MAX_ARTICLE_BYTES,
                    help=f"skip (and record) article files larger than this (default: {MAX_ARTICLE_BYTES})")
     p.set_defaults(func=_predict)
@@ -317,6 +348,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="model folders with an evaluation/ report")
     p.add_argument("--out", help="also write the Markdown table to this file")
     p.set_defaults(func=_compare)
+
+    from newsstance.serve.settings import TOKEN_ENV, ServeSettings as S  # defaults live there only
+
+    p = sub.add_parser("serve", help="an HTTP API over a model, with dynamic batching (needs newsstance[serve])")
+    p.add_argument("--model", help="model folder (default: $NEWSSTANCE_MODEL, else models/default)")
+    p.add_argument("--host", help=f"address to listen on (default: {S.host}, this machine only)")
+    p.add_argument("--port", type=int, help=f"port (default: {S.port}; 0: any free port)")
+    p.add_argument("--backend", choices=["torch", "onnx"], help=f"default: {S.backend}")
+    p.add_argument("--quantize", choices=["int8"], help="int8 dynamic quantization (with --backend onnx)")
+    p.add_argument("--threads", type=_whole_number, help="CPU threads for inference")
+    p.add_argument("--max-batch", type=_whole_number, help=f"sentences per model batch, at most (default: {S.max_batch})")
+    p.add_argument("--max-wait-ms", type=float,
+                   help=f"how long a queued sentence waits for others to batch with, at most (default: {S.max_wait_ms:g})")
+    p.add_argument("--workers", type=_whole_number, help=f"inference threads (default: {S.workers})")
+    p.add_argument("--max-queue", type=_whole_number,
+                   help=f"requests waiting for the model; more get 503 + Retry-After (default: {S.max_queue})")
+    p.add_argument("--max-body-bytes", type=_whole_number, help=f"request body size (default: {S.max_body_bytes})")
+    p.add_argument("--max-texts", type=_whole_number, help=f"texts per /v1/classify request (default: {S.max_texts})")
+    p.add_argument("--max-text-chars", type=_whole_number, help=f"characters per text (default: {S.max_text_chars})")
+    p.add_argument("--max-article-chars", type=_whole_number,
+                   help=f"characters per /v1/analyze article (default: {S.max_article_chars})")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow browser calls from this origin (repeatable; default: CORS off)")
+    p.add_argument("--access-log", action="store_true", help="log every request")
+    p.epilog = f"Set {TOKEN_ENV} to require `Authorization: Bearer TOKEN` on every endpoint but /healthz."
+    p.set_defaults(func=_serve)
 
     data = sub.add_parser("data", help="corpus and real-news data").add_subparsers(dest="data_command", required=True, metavar="ACTION")
     p = data.add_parser("fetch", help="make a verified PolNeAR copy available")

@@ -105,6 +105,9 @@ class TrainingConfig(_Section):
     early_stopping_patience: Union[int, None] = 2
     logging_steps: int = Field(50, ge=1)
     threads: Union[int, None] = None  # torch threads; None keeps torch's default
+    # mixed precision (newsstance.devices.training_precision): auto = bf16 on a CUDA GPU that has
+    # it, else fp16 on CUDA, fp32 on the CPU and MPS; bf16/fp16 where the device cannot is an error
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
 
     @field_validator("class_weights")
     @classmethod

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from newsstance.defaults import BATCH_SIZE, SEED
+from newsstance.devices import DEFAULT_DEVICE, DEFAULT_DTYPE
 from newsstance.evaluation.baselines import majority_baseline, tfidf_logreg_baseline
 from newsstance.evaluation.bootstrap import bootstrap_ci
 from newsstance.evaluation.calibration import coverage_curve, expected_calibration_error, reliability
@@ -122,6 +123,7 @@ def _table_kind(path: Path) -> str:
 def evaluate_model(
     model: Union[str, Path, None], data: Union[str, Path, None] = None, out_dir: Union[str, Path, None] = None,
     split: str | None = None, slices: list[str] | None = None, ablation: Sequence[Union[str, Path]] = (),
+    device: str = DEFAULT_DEVICE, dtype: str = DEFAULT_DTYPE,
 ) -> dict:
     """Evaluate a saved model and write a report folder.
 
@@ -129,6 +131,7 @@ def evaluate_model(
     the model's run.yaml names, found relative to where the run was made. Baselines are fitted
     on the model's recorded training data when it is still present unchanged. `ablation` runs
     (model folders with their own evaluation) are compared with this model in a report section.
+    `device` and `dtype` say where the model runs (see `Classifier.load`).
     """
     from newsstance.config import ColumnsConfig, Source
     from newsstance.data.context import add_neighbours
@@ -140,7 +143,7 @@ def evaluate_model(
 
     ablation = [Path(r) for r in ablation]
     check_runs(ablation)  # before any work: a typo in a run name costs no evaluation
-    classifier = Classifier.load(model)
+    classifier = Classifier.load(model, device, dtype)
     if data is None:
         recorded = load_recorded_splits(classifier.path)
         frames = recorded.frames

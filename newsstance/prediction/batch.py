@@ -157,12 +157,14 @@ def _run(options: PredictOptions, files: RunFiles, progress: bool) -> RunStats:
     else:
         done, stats, complete = set(), RunStats(), False
     _count_skipped(found, stats)
-    record = {"newsstance": __version__, **identity, "model_settings": asdict(settings),
+    record = {"newsstance": __version__, **identity, "device": options.device, "dtype": options.dtype,
+              "model_settings": asdict(settings),
               "files": len(found.files), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if not complete:
         from newsstance.prediction.onnx_backend import load_backend
 
-        classifier = load_backend(options.model, options.backend, options.quantize, options.threads)
+        classifier = load_backend(options.model, options.backend, options.quantize, options.threads,
+                                  options.device, options.dtype)
         if not options.resume:  # a new run: what an earlier run (or --overwrite's) left is replaced
             for stale in (files.rows, files.summary_rows, files.errors, files.journal):
                 stale.unlink(missing_ok=True)

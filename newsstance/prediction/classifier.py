@@ -3,6 +3,11 @@
 Inputs are tokenized once, sorted by token count (longest first, so peak memory is reached
 at once and padding is minimal), run in dynamically padded batches under
 `torch.inference_mode`, and returned in the caller's order.
+
+The model runs on the device `Classifier.load(device=...)` resolves (`newsstance.devices`:
+auto = CUDA, then MPS, then CPU) in the dtype it resolves (half precision on a GPU that supports
+it, float32 on the CPU). Every batch takes the same path on every device: numpy arrays ->
+tensors on the model's device -> logits -> float32 numpy on the CPU.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 
 from newsstance.data.context import context_text, tokenize
 from newsstance.defaults import BATCH_SIZE
+from newsstance.devices import DEFAULT_DEVICE, DEFAULT_DTYPE
 from newsstance.errors import ModelFolderError, NewsstanceError
 from newsstance.labels import LABELS
 from newsstance.models.folder import ModelSettings, check_min_confidence, read_settings
@@ -164,9 +170,28 @@ class Classifier:
         self.settings = settings
         self.path = path
 
+    @property
+    def device(self):
+        """The torch device the model's weights are on."""
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self):
+        """The torch dtype of the model's weights."""
+        return next(self.model.parameters()).dtype
+
     @classmethod
-    def load(cls, path: Union[str, Path, None] = None) -> "Classifier":
-        """Load a folder written by `newsstance train`; never contacts a model hub."""
+    def load(cls, path: Union[str, Path, None] = None, device=DEFAULT_DEVICE, dtype=DEFAULT_DTYPE) -> "Classifier":
+        """Load a folder written by `newsstance train`; never contacts a model hub.
+
+        device: auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps; one this machine does
+        not have is a NewsstanceError. dtype: auto (bfloat16 or float16 on a GPU that supports
+        it, float32 on the CPU), float32, float16 or bfloat16."""
+        from newsstance.devices import resolve_device, resolve_dtype
+
+        # both are checked before the folder is read: a wrong option costs no model load
+        target = resolve_device(device)
+        precision = resolve_dtype(dtype, target)
         folder = resolve_model_dir(path)
         settings = read_settings(folder)
         tokenizer = _load_tokenizer(folder)
@@ -178,7 +203,7 @@ class Classifier:
                 "so they do not belong together; copy the tokenizer files (tokenizer.json, tokenizer_config.json) "
                 "from the training run that wrote these weights, or retrain"
             )
-        return cls(model, tokenizer, settings, folder)
+        return cls(model.to(device=target, dtype=precision), tokenizer, settings, folder)
 
     @property
     def uses_context(self) -> bool:
@@ -211,12 +236,14 @@ class Classifier:
         return out
 
     def _run(self, batch: dict) -> np.ndarray:
-        """Logits for one padded batch of numpy arrays."""
+        """Logits for one padded batch of numpy arrays: moved to the model's device, run, and
+        returned as float32 numpy on the CPU (the same path on every device)."""
         import torch
 
+        device = self.device
         with torch.inference_mode():
-            tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
-            return self.model(**tensors).logits.float().numpy()
+            tensors = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+            return self.model(**tensors).logits.float().cpu().numpy()
 
     def calibrated(self, logits: np.ndarray) -> np.ndarray:
         """The calibrated probabilities: softmax of the logits, divided by the temperature unless
@@ -265,36 +292,41 @@ class Classifier:
         return predictions[0] if single else predictions
 
 
-_loaded: dict[Path, Classifier] = {}
+_loaded: dict[tuple, Classifier] = {}
 
 
-def load_cached(model: Union[str, Path, None] = None) -> Classifier:
-    """The Classifier for a model folder, loaded once per process."""
-    folder = resolve_model_dir(model).resolve()
-    if folder not in _loaded:
-        _loaded[folder] = Classifier.load(folder)
-    return _loaded[folder]
+def load_cached(model: Union[str, Path, None] = None, device=DEFAULT_DEVICE, dtype=DEFAULT_DTYPE) -> Classifier:
+    """The Classifier for a model folder on a device, loaded once per process."""
+    from newsstance.devices import resolve_device, resolve_dtype
+
+    target = resolve_device(device)
+    key = (resolve_model_dir(model).resolve(), str(target), str(resolve_dtype(dtype, target)))
+    if key not in _loaded:
+        _loaded[key] = Classifier.load(key[0], target, dtype)
+    return _loaded[key]
 
 
 @overload
 def classify(text: str, context: str | None = ..., headline: str | None = ..., model=...,
-             batch_size: int = ...) -> Prediction: ...
+             batch_size: int = ..., device=..., dtype=...) -> Prediction: ...
 @overload
 def classify(text: Sequence[str], context: Sequence[str] | None = ..., headline: Sequence[str] | None = ...,
-             model=..., batch_size: int = ...) -> list[Prediction]: ...
+             model=..., batch_size: int = ..., device=..., dtype=...) -> list[Prediction]: ...
 
 
-def classify(text, context=None, headline=None, model=None, batch_size: int = BATCH_SIZE):
+def classify(text, context=None, headline=None, model=None, batch_size: int = BATCH_SIZE,
+             device=DEFAULT_DEVICE, dtype=DEFAULT_DTYPE):
     """Label one sentence (-> Prediction) or a list of sentences (-> list, batched).
 
     `context` is the previous sentence of the same article (a list for a list of texts),
     `headline` the article's headline; both are used only when the model was trained with them.
     The model is `model` (a folder or a loaded Classifier), else $NEWSSTANCE_MODEL, else
-    models/default; a folder is loaded once per process.
+    models/default; a folder is loaded once per process and device, on `device` in `dtype`
+    (see `Classifier.load`; a loaded Classifier keeps its own).
     """
     # check the input before loading a model: a wrong call fails at once
     single = isinstance(text, str)
     texts = _check_texts([text] if single else text)
     check_batch_size(batch_size)
-    classifier = model if isinstance(model, Classifier) else load_cached(model)
+    classifier = model if isinstance(model, Classifier) else load_cached(model, device, dtype)
     return classifier._predict(text if single else texts, context, headline, batch_size, "context")

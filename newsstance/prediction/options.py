@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsstance.defaults import BATCH_SIZE, MAX_ARTICLE_BYTES, OUTPUT_FORMATS
+from newsstance.devices import DEFAULT_DEVICE, DEFAULT_DTYPE
 from newsstance.errors import NewsstanceError
 from newsstance.prediction.readers import Fields
 
@@ -42,6 +43,8 @@ class PredictOptions:
     fields: Fields = field(default_factory=Fields)
     max_bytes: int = MAX_ARTICLE_BYTES  # larger article files are recorded and skipped, >= 1
     threads: int | None = None  # CPU threads for inference, >= 1; default: the library's
+    device: str = DEFAULT_DEVICE  # auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps (newsstance.devices)
+    dtype: str = DEFAULT_DTYPE  # auto (half precision on a GPU that supports it, else float32), float32, float16, bfloat16
 
     def __post_init__(self) -> None:
         self.validate()
@@ -70,6 +73,13 @@ class PredictOptions:
             problems.append(f"backend: expected one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.quantize is not None and self.quantize not in QUANTIZATIONS:
             problems.append(f"quantize: expected one of {', '.join(QUANTIZATIONS)}, got {self.quantize!r}")
+        if not problems:  # an unknown or absent device fails here, before any output is touched
+            from newsstance.devices import resolve_device, resolve_dtype
+
+            try:
+                resolve_dtype(self.dtype, resolve_device(self.device))
+            except NewsstanceError as exc:
+                problems.append(str(exc))
         if self.resume and self.overwrite:
             problems.append("resume and overwrite exclude each other: --resume continues the interrupted run, "
                             "--overwrite starts again")

@@ -1,12 +1,22 @@
 """`train(cfg)`: read the data, fine-tune with the Trainer, calibrate, evaluate, and leave a
-self-describing model folder. Reads top-down: prepare, fit, save, evaluate, describe."""
+self-describing model folder. Reads top-down: prepare, fit, save, evaluate, describe.
+
+One process or several: under `torchrun --nproc_per_node=N -m newsstance train CONFIG` (or
+`accelerate launch`) the Trainer runs PyTorch DDP, each process training on its shard of every
+batch. `training.batch_size` is the batch of one step over all processes, so N processes take
+the same steps, schedule and epochs as one. Every process checks the output folder; only the
+main one (rank 0) changes it: it clears it for --overwrite, writes run.yaml, the checkpoints,
+the model, the calibration, the evaluation report, the model card and the run's records, while
+the others wait at a barrier and then return."""
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +26,7 @@ import yaml
 from newsstance.config import Config
 from newsstance.data.context import contexts, tokenize
 from newsstance.data.splits import load_splits
-from newsstance.errors import OutputExistsError
+from newsstance.errors import ConfigError, OutputExistsError
 from newsstance.labels import LABEL2ID, LABELS
 from newsstance.files import write_atomic
 from newsstance.files import write_json_atomic as write_json
@@ -25,6 +35,9 @@ from newsstance.training.provenance import data_record, versions
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
+# how long the other processes wait for the main one to save, calibrate and evaluate; longer
+# than the process group's own timeout (30 min), which a large evaluation can outlast
+WAIT_FOR_MAIN = timedelta(hours=24)
 
 
 def latest_checkpoint(out: Path) -> Path | None:
@@ -108,12 +121,50 @@ def _loss_function(cfg: Config, train: pd.DataFrame):
     tensor = torch.tensor(vector, dtype=torch.float32)
 
     def loss(outputs, labels, num_items_in_batch=None):
-        return torch.nn.functional.cross_entropy(outputs.logits, labels, weight=tensor)
+        # the weights go where the logits are (a GPU in training); the loss is taken in float32,
+        # also when mixed precision gives bf16/fp16 logits
+        logits = outputs.logits.float()
+        return torch.nn.functional.cross_entropy(logits, labels, weight=tensor.to(logits.device))
 
     return loss, dict(zip(LABELS, vector))
 
 
-def _training_arguments(cfg: Config, out: Path):
+def world_size() -> int:
+    """How many processes train together: torchrun and `accelerate launch` set WORLD_SIZE in
+    each one; a plain `newsstance train` is one process."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _per_process_batch(cfg: Config, processes: int) -> int:
+    """training.batch_size is one step's batch over all processes; each takes an equal share."""
+    size = cfg.training.batch_size
+    if size % processes:
+        raise ConfigError([f"training.batch_size: expected a multiple of the {processes} processes (it is the "
+                           f"batch of one step over all of them, split evenly), got {size}; set it to "
+                           f"{max(processes, size - size % processes)} or {size - size % processes + processes}"])
+    return size // processes
+
+
+def _barrier(group=None) -> None:
+    """Wait until every process of a multi-process run is here; nothing in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.barrier(group=group)
+
+
+def _wait_group():
+    """A CPU (gloo) group with a long timeout for the processes that wait while the main one
+    finishes the run: on GPUs they then wait on the CPU, not inside a NCCL timeout. None in a
+    single process. Every process must call this at the same point."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return None
+    return dist.new_group(backend="gloo", timeout=WAIT_FOR_MAIN)
+
+
+def _training_arguments(cfg: Config, out: Path, device, precision: str, processes: int = 1):
     from transformers import TrainingArguments
 
     from newsstance.training.selection import selection_metric
@@ -124,7 +175,7 @@ def _training_arguments(cfg: Config, out: Path):
         output_dir=str(out / CHECKPOINTS),
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
-        per_device_train_batch_size=t.batch_size,
+        per_device_train_batch_size=_per_process_batch(cfg, processes),
         per_device_eval_batch_size=t.eval_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
@@ -144,7 +195,15 @@ def _training_arguments(cfg: Config, out: Path):
         greater_is_better=metric != "loss",
         logging_steps=t.logging_steps,
         report_to=[],
-        use_cpu=True,
+        # the device newsstance.devices resolved: a GPU when there is one (each process takes
+        # its own under torchrun), else the CPU, where processes talk through gloo
+        use_cpu=device.type == "cpu",
+        ddp_backend="gloo" if device.type == "cpu" and processes > 1 else None,
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
+        # the Trainer would multiply a custom loss by the number of processes, expecting it to be
+        # summed over tokens; ours is a per-batch mean, which DDP's gradient averaging already fits
+        average_tokens_across_devices=False,
         dataloader_num_workers=0,
     )
 
@@ -157,22 +216,27 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     `output.overwrite`). overwrite: replace whatever run is there, even an unfinished one
     (--overwrite on the command line). callbacks: extra `TrainerCallback`s. splits: the sets
     already read (and changed, e.g. one fold of a cross-validation), with `data_note` saying how
-    they differ from the config's data; it is recorded in data.json."""
+    they differ from the config's data; it is recorded in data.json.
+
+    Under torchrun every process calls this; only the main one writes, and every one returns the
+    folder once the main one has finished it."""
     import torch
     from transformers import DataCollatorWithPadding, Trainer, set_seed
 
-    from newsstance.evaluation.calibration import calibrate
-    from newsstance.evaluation.render import write_report
-    from newsstance.evaluation.report import evaluate_frames
+    from newsstance.devices import resolve_device, training_precision
     from newsstance.models.base import build_model, load_tokenizer
-    from newsstance.models.folder import ModelSettings, attach_settings
-    from newsstance.prediction import Classifier
-    from newsstance.training.model_card import write_model_card
     from newsstance.training.selection import MeanOfSetsSelection
 
     started = time.time()
     out = Path(cfg.output.dir)
-    clear = _check_output(cfg, out, resume, overwrite)
+    clear = _check_output(cfg, out, resume, overwrite)  # every process reads the folder; none writes yet
+    processes = world_size()
+    per_process_batch = _per_process_batch(cfg, processes)
+    # the kind of device every process trains on (`accelerate launch --cpu` asks for the CPU)
+    device = resolve_device("cpu" if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") else "auto")
+    precision = training_precision(cfg.training.precision, device)
+    if int(os.environ.get("RANK", "0")) != 0:
+        logging.getLogger("newsstance").setLevel(logging.WARNING)  # the main process logs the run
     if cfg.training.threads:
         torch.set_num_threads(cfg.training.threads)
 
@@ -189,10 +253,16 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     select_ds = {name: encode(splits[name], tokenizer, cfg) for name in cfg.select_on}
     loss_function, class_weights = _loss_function(cfg, splits["train"])
 
-    if clear:
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "run.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    args = _training_arguments(cfg, out, device, precision, processes)  # starts torch.distributed, if launched so
+    main = args.process_index == 0
+    logger.info("training on %s, %s, %d process(es) of %d sentences per step", args.device, precision,
+                args.world_size, per_process_batch)
+    _barrier()  # every process has checked the folder before the main one changes it
+    if main:
+        if clear:
+            shutil.rmtree(out)
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "run.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
     # fit
     t = cfg.training
@@ -201,17 +271,37 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     from newsstance.evaluation.metrics import trainer_metrics
 
     trainer = Trainer(
-        model=model, args=_training_arguments(cfg, out), train_dataset=train_ds, eval_dataset=select_ds,
+        model=model, args=args, train_dataset=train_ds, eval_dataset=select_ds,
         processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=trainer_metrics, callbacks=callbacks, compute_loss_func=loss_function,
     )
     if loss_function is not None:
         # our loss is a per-micro-batch weighted mean: let the Trainer divide by the accumulation steps
         trainer.loss_is_scaled_for_ga = False
-    checkpoint_dir = out / CHECKPOINTS
     checkpoint = latest_checkpoint(out) if resume else None
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    trainer_eval = trainer.evaluate()
+    trainer_eval = trainer.evaluate()  # every process takes part; each gets the gathered metrics
+
+    wait = _wait_group()
+    if trainer.is_world_process_zero():
+        _save_evaluate_describe(cfg, out, trainer, tokenizer, splits, trainer_eval, started, data_note, {
+            "class_weights": class_weights, "world_size": args.world_size, "device": args.device.type,
+            "precision": precision, "per_process_batch_size": per_process_batch,
+        })
+    _barrier(wait)  # the others return once the folder is complete
+    return out
+
+
+def _save_evaluate_describe(cfg: Config, out: Path, trainer, tokenizer, splits: dict[str, pd.DataFrame],
+                            trainer_eval: dict, started: float, data_note: str | None, run_facts: dict) -> None:
+    """The main process's part after training: save the best model, calibrate, evaluate every
+    split, and write the records, the model card and metrics.json (last: it marks the run done)."""
+    from newsstance.evaluation.calibration import calibrate
+    from newsstance.evaluation.render import write_report
+    from newsstance.evaluation.report import evaluate_frames
+    from newsstance.models.folder import ModelSettings, attach_settings, save_calibration
+    from newsstance.prediction import Classifier
+    from newsstance.training.model_card import write_model_card
 
     # save the best model with its inference settings
     settings = ModelSettings(context=cfg.model.context.model_dump(), max_length=cfg.model.max_length)
@@ -221,10 +311,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
 
     # calibrate on validation and fold 1/T into the classification head (so a plain transformers
     # pipeline or ONNX gives the calibrated scores too), then evaluate every split through the
-    # inference path
-    from newsstance.models.folder import save_calibration
-
-    classifier = Classifier.load(out)
+    # inference path, on the training device in float32 (the weights are saved in float32)
+    classifier = Classifier.load(out, device=trainer.args.device, dtype="float32")
     pooled = pd.concat([splits[name] for name in cfg.fit_on], ignore_index=True)  # calibration.fit_on
     pooled_logits = classifier.logits(list(pooled["text"]), classifier.contexts(len(pooled), list(pooled["previous"]), list(pooled["headline"])))
     calibration = calibrate(pooled_logits, np.array([LABEL2ID[l] for l in pooled["label"]]))
@@ -237,13 +325,16 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
 
     # describe
     elapsed = time.time() - started
+    state = trainer.state
     write_json(out / "data.json", {**data_record(cfg, splits), **({"note": data_note} if data_note else {})})
     write_json(out / "environment.json", {
-        "versions": versions(), "seed": cfg.training.seed, "class_weights": class_weights,
-        "train_seconds": round(elapsed, 1), "epochs_run": trainer.state.epoch,
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "versions": versions(), "seed": cfg.training.seed, "class_weights": run_facts["class_weights"],
+        "world_size": run_facts["world_size"], "device": run_facts["device"], "precision": run_facts["precision"],
+        "per_process_batch_size": run_facts["per_process_batch_size"],
+        "train_seconds": round(elapsed, 1), "epochs_run": state.epoch,
+        "best_checkpoint": state.best_model_checkpoint,
         "selected_on": {"sets": list(cfg.select_on), "metric": cfg.training.metric_for_best_model,
-                        "best_mean": trainer.state.best_metric},
+                        "best_mean": state.best_metric},
     })
     write_model_card(out, cfg, results, calibration, splits)
     write_json(out / "metrics.json", {
@@ -254,6 +345,5 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
         "calibration": calibration, "trainer_validation": trainer_eval,
     })
     if not cfg.output.keep_checkpoints:
-        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
     logger.info("model written to %s in %.0f s", out, elapsed)
-    return out
