@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from newsstance.prediction import readers
-from newsstance.prediction.readers import Fields, InputError, inventory, iter_articles, read_file
+from newsstance.prediction.inputs import InputError, inventory
+from newsstance.prediction.readers import Fields, iter_articles, read_file
 
 TEXT = "Harbour Plan Faces Doubts\n\nThe port authority said it would dredge the channel. Critics doubted it.\n"
 

@@ -26,7 +26,8 @@ from newsstance.defaults import MAX_ARTICLE_BYTES
 from newsstance.errors import DataError, OutputExistsError
 from newsstance.files import atomic_path, write_atomic
 from newsstance.labels import LABELS
-from newsstance.prediction.readers import Article, Fields, InputError, inventory, iter_articles, read_file
+from newsstance.prediction.inputs import InputError, inventory
+from newsstance.prediction.readers import Article, Fields, iter_articles, read_file
 
 logger = logging.getLogger(__name__)
 

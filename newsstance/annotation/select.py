@@ -32,7 +32,8 @@ from newsstance.errors import DataError, NewsstanceError, OutputExistsError
 from newsstance.labels import LABELS
 from newsstance.prediction.analysis import inputs
 from newsstance.prediction.onnx_backend import load_backend
-from newsstance.prediction.readers import Fields, InputError, ReadError, inventory, iter_articles
+from newsstance.prediction.inputs import InputError, inventory
+from newsstance.prediction.readers import Fields, ReadError, iter_articles
 from newsstance.prediction.segmentation import segment
 
 logger = logging.getLogger(__name__)

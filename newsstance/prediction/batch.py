@@ -33,7 +33,8 @@ from newsstance.prediction.journal import (
 )
 from newsstance.prediction.options import PredictInterrupted, PredictOptions, RunStats
 from newsstance.prediction.outputs import check_outputs, check_paths, finalize_rows, write_summary_csv
-from newsstance.prediction.readers import Article, InputError, ReadError, inventory, iter_articles
+from newsstance.prediction.inputs import InputError, inventory
+from newsstance.prediction.readers import Article, ReadError, iter_articles
 from newsstance.prediction.segmentation import segment
 
 logger = logging.getLogger(__name__)
