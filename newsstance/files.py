@@ -63,6 +63,11 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             tmp.write_text(data, encoding="utf-8")
 
 
+def write_jsonl_atomic(path: Path, rows) -> None:
+    """One JSON object per line (UTF-8, non-ASCII kept as is), written atomically."""
+    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
 def write_json_atomic(path: Path, payload) -> None:
     write_atomic(path, json.dumps(payload, indent=2) + "\n")
 

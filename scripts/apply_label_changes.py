@@ -18,16 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsstance.files import iter_jsonl, write_atomic
+from newsstance.files import iter_jsonl, write_jsonl_atomic
 from newsstance.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 LOG = DATA / "label_changes.jsonl"
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _authored_sources() -> dict[str, tuple[Path, int]]:
@@ -84,13 +80,10 @@ def apply(changes: list[dict], dry_run: bool) -> list[str]:
     if problems or dry_run:
         return problems
     for path, rows in files.items():
-        if path.suffix == ".jsonl" and "source" in path.parts:
-            write_atomic(path, "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in rows))
-        else:
-            _write_jsonl(path, rows)
+        write_jsonl_atomic(path, rows)
     if any("source" in p.parts for p in files):
         subprocess.run([sys.executable, str(ROOT / "scripts" / "build_corpus.py")], check=True)
-    _write_jsonl(LOG, ([r for _, r in iter_jsonl(LOG)] if LOG.exists() else []) + applied)
+    write_jsonl_atomic(LOG, ([r for _, r in iter_jsonl(LOG)] if LOG.exists() else []) + applied)
     print(f"{len(applied)} change(s) applied and logged in {LOG.relative_to(ROOT)}")
     return []
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 from pathlib import Path
 
 from newsstance.data.polnear import holdout_split
-from newsstance.files import iter_jsonl, write_atomic
+from newsstance.files import iter_jsonl, write_jsonl_atomic
 
 LABELS_FILE = Path("data/external/polnear_train.jsonl")
 
@@ -40,7 +39,7 @@ def main() -> int:
         print(f"{len(wrong)} row(s) without their split")
         return 1 if wrong else 0
     if wrong:
-        write_atomic(args.labels, "".join(json.dumps({**r, "split": holdout_split(r["file"])}) + "\n" for r in rows))
+        write_jsonl_atomic(args.labels, [{**r, "split": holdout_split(r["file"])} for r in rows])
         print(f"{args.labels}: split set on {len(wrong)} row(s)")
     return 0
 

@@ -28,8 +28,8 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from newsstance.data.polnear import MANIFEST, find_copy, holdout_split, load_manifest
-from newsstance.files import iter_jsonl, sha256_file, write_atomic, write_json_atomic
+from newsstance.data.polnear import MANIFEST, find_copy, holdout_split
+from newsstance.files import iter_jsonl, sha256_file, write_json_atomic, write_jsonl_atomic
 from newsstance.labels import LABELS
 from newsstance.prediction.segmentation import segment
 
@@ -38,10 +38,6 @@ TRAIN_LABELS = EXTERNAL / "polnear_train.jsonl"
 AGREEMENT = EXTERNAL / "polnear_agreement.jsonl"
 CHUNK = 1000  # sentences per first-pass annotator file
 SECOND_CHUNK = 500  # per second-pass annotator file
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    write_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
 
 def _article_text(copy: Path, file: str) -> str:
@@ -57,7 +53,7 @@ def prepare(args) -> int:
     existing = [row for _, row in iter_jsonl(TRAIN_LABELS)]
     copy = find_copy(sorted({r["file"] for r in existing}))
     texts = read_polnear_labels(TRAIN_LABELS)
-    _write_jsonl(work / "existing.jsonl", [
+    write_jsonl_atomic(work / "existing.jsonl", [
         {"doc_id": Path(r["file"]).stem, "file": Path(r["file"]).stem, "start": r["start"], "end": r["end"], "text": t}
         for r, t in zip(existing, texts["text"])])
     taken_index = defaultdict(set)  # article stem -> sentence indices already used by labels
@@ -105,12 +101,12 @@ def prepare(args) -> int:
                      "reason": r["reason"], "selection_score": r["selection_score"], "predicted": r["predicted"]})
         tasks.append({"id": f"r{i:05d}", "headline": text.split("\n", 1)[0].strip(), "before_2": around(k - 2),
                       "before_1": around(k - 1), "sentence": r["text"], "after_1": around(k + 1)})
-    _write_jsonl(work / "keys.jsonl", keys)
+    write_jsonl_atomic(work / "keys.jsonl", keys)
     for c in range(0, len(tasks), CHUNK):
-        _write_jsonl(work / f"first_{c // CHUNK:02d}.tasks.jsonl", tasks[c:c + CHUNK])
+        write_jsonl_atomic(work / f"first_{c // CHUNK:02d}.tasks.jsonl", tasks[c:c + CHUNK])
     second = rng.sample(tasks, min(args.second, len(tasks)))
     for c in range(0, len(second), SECOND_CHUNK):
-        _write_jsonl(work / f"second_{c // SECOND_CHUNK:02d}.tasks.jsonl", second[c:c + SECOND_CHUNK])
+        write_jsonl_atomic(work / f"second_{c // SECOND_CHUNK:02d}.tasks.jsonl", second[c:c + SECOND_CHUNK])
     print(f"{len(tasks)} first-pass tasks and {len(second)} second-pass tasks in {work}")
     return 0
 
@@ -142,7 +138,7 @@ def adjudication(args) -> int:
             pair = [first[i], label]
             rng.shuffle(pair)  # the adjudicator does not know which pass said what
             rows.append({**tasks[i], "label_a": pair[0], "label_b": pair[1]})
-    _write_jsonl(work / "adjudicate.tasks.jsonl", rows)
+    write_jsonl_atomic(work / "adjudicate.tasks.jsonl", rows)
     print(f"{len(rows)} disagreements of {len(second)} double-labelled sentences -> {work / 'adjudicate.tasks.jsonl'}")
     return 0
 
@@ -182,9 +178,9 @@ def merge(args) -> int:
         if i in second:
             agreement.append({"file": k["file"], "start": k["start"], "end": k["end"], "set": args.set,
                               "first": first[i], "second": second[i], "final": final})
-    _write_jsonl(TRAIN_LABELS, rows + new)
+    write_jsonl_atomic(TRAIN_LABELS, rows + new)
     old_agreement = [row for _, row in iter_jsonl(AGREEMENT)]
-    _write_jsonl(AGREEMENT, old_agreement + agreement)
+    write_jsonl_atomic(AGREEMENT, old_agreement + agreement)
     manifest_path = EXTERNAL / MANIFEST
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     copy = find_copy(sorted({r["file"] for r in new}))

@@ -14,7 +14,6 @@ the sentence in the article. Nothing is written unless all rows pass.
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Sequence, Union
 from newsstance.annotation.tasks import Record, article_file, read_records
 from newsstance.defaults import MAX_ARTICLE_BYTES
 from newsstance.errors import DataError, OutputExistsError
-from newsstance.files import atomic_path, write_atomic
+from newsstance.files import atomic_path, write_jsonl_atomic
 from newsstance.labels import LABELS
 from newsstance.prediction.inputs import InputError, inventory
 from newsstance.prediction.readers import Article, Fields, iter_articles, read_file
@@ -181,7 +180,7 @@ def write_table(rows: list[dict], output: Path) -> None:
     frame = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     suffix = output.suffix.lower()
     if suffix == ".jsonl":
-        write_atomic(output, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in frame.to_dict("records")))
+        write_jsonl_atomic(output, frame.to_dict("records"))
     else:
         with atomic_path(output) as tmp:
             if suffix == ".csv":

@@ -17,7 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from newsstance.errors import NewsstanceError
-from newsstance.files import sha256_file
+from newsstance.files import sha256_file, write_jsonl_atomic
 from newsstance.prediction.options import PredictOptions, RunStats
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
@@ -200,7 +200,7 @@ def restore(files: RunFiles, header: dict) -> tuple[set[str], RunStats, bool]:
             if path.exists():
                 with path.open("r+b") as handle:
                     handle.truncate(last[key] if last else 0)
-        files.journal.write_text("".join(json.dumps(e) + "\n" for e in [{"header": started}] + chunks), encoding="utf-8")
+        write_jsonl_atomic(files.journal, [{"header": started}] + chunks)  # a crash here keeps the old journal
     done = {key for e in chunks for key in e["done"]}
     stats = RunStats(**(entries[-1] if complete else last or {}).get("stats", {}))
     stats.resumed_articles = len(done)
