@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 
+from newsstance.cli_models import add_commands as add_model_commands
 from newsstance.errors import NewsstanceError
 
 
@@ -420,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title-field", default="title", help="title field in JSON/JSONL/CSV articles")
     p.add_argument("--text-field", default="text", help="text field in JSON/JSONL/CSV articles")
     p.set_defaults(func=_annotate_import)
+    add_model_commands(sub, _whole_number)
     return parser
 
 

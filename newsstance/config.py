@@ -46,7 +46,9 @@ class Source(_Section):
     """One labelled sentence table."""
 
     path: str
-    kind: Literal["table", "polnear"] = "table"  # polnear: offsets + labels, text read from a PolNeAR copy
+    # polnear: offsets + labels, text read from a PolNeAR copy; soft: a teacher's probabilities
+    # per row (newsstance.data.soft; training data only, with training.distill)
+    kind: Literal["table", "polnear", "soft"] = "table"
     split: Union[str, None] = None  # keep only rows whose `split` column equals this
 
     @model_validator(mode="before")
@@ -83,6 +85,16 @@ class DataConfig(_Section):
     polnear_dir: Union[str, None] = None  # PolNeAR copy; None: $NEWSSTANCE_POLNEAR, ../shared, cache
 
 
+class DistillConfig(_Section):
+    """Knowledge distillation from soft rows (newsstance.training.distill)."""
+
+    # weight of the KL term on soft rows; 1 - alpha weighs cross-entropy on gold rows; 0 drops soft rows
+    alpha: float = Field(0.5, ge=0, le=1, allow_inf_nan=False)
+    temperature: float = Field(2.0, gt=0, le=100, allow_inf_nan=False)  # softens teacher and student alike
+    teacher: Union[str, None] = None  # the teacher's model folder: checked against the fingerprint when present
+    teacher_fingerprint: Union[str, None] = None  # SHA-256 of its weights; the soft tables must carry it
+
+
 class TrainingConfig(_Section):
     epochs: float = Field(4.0, gt=0, allow_inf_nan=False)
     max_steps: int = -1  # > 0 overrides epochs; -1: train for `epochs`
@@ -108,6 +120,7 @@ class TrainingConfig(_Section):
     # mixed precision (newsstance.devices.training_precision): auto = bf16 on a CUDA GPU that has
     # it, else fp16 on CUDA, fp32 on the CPU and MPS; bf16/fp16 where the device cannot is an error
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    distill: Union[DistillConfig, None] = None  # with `kind: soft` training sources
 
     @field_validator("class_weights")
     @classmethod
@@ -213,6 +226,28 @@ def _cross_checks(cfg: Config, source: str) -> list[str]:
                                 f"got unknown {name!r}; {fix}")
         if names and len(set(names)) != len(names):
             problems.append(f"{source}: {key}: expected each set once, got {names}")
+    return problems + _soft_checks(cfg, source)
+
+
+def _soft_checks(cfg: Config, source: str) -> list[str]:
+    """Soft rows train only, and only with training.distill; distill needs soft rows."""
+    problems = []
+    d = cfg.data
+    named = [("data.validation", d.validation), ("data.test", d.test),
+             *((f"data.extra_validation.{k}", v) for k, v in d.extra_validation.items()),
+             *((f"data.extra_eval.{k}", v) for k, v in d.extra_eval.items())]
+    for key, sources in named:
+        for s in sources:
+            if s.kind == "soft":
+                problems.append(f"{source}: {key}: {s.path} is kind 'soft'; a teacher's probabilities are training "
+                                "data only: evaluate on gold labels, move it to data.train")
+    soft = [s.path for s in d.train if s.kind == "soft"]
+    if soft and cfg.training.distill is None:
+        problems.append(f"{source}: data.train: {soft[0]} is kind 'soft' but training.distill is not set; add "
+                        "`distill: {alpha: 0.5, temperature: 2.0, teacher_fingerprint: ...}` under training")
+    if cfg.training.distill is not None and not soft:
+        problems.append(f"{source}: training.distill: set, but data.train has no `kind: soft` source to distil from; "
+                        "add one or remove training.distill")
     return problems
 
 

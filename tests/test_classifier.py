@@ -303,3 +303,15 @@ def test_int8_agrees_with_fp32_and_really_runs_quantized(tiny_model_copy):
     alone = int8.probabilities(texts)
     assert 0 < np.abs(alone - fp32).max() < 0.05
     assert (alone.argmax(1) == fp32.argmax(1)).mean() >= 0.9
+
+
+def test_length_batches_end_before_mostly_padding_and_keep_every_index():
+    from newsstance.prediction.classifier import MIN_FILL, length_batches
+
+    lengths = [40, 38, 30, 29, 12, 11, 10, 9, 8, 3]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches = list(length_batches(order, lengths, batch_size=3))
+    assert [i for b in batches for i in b] == order  # every input once, in order
+    assert all(len(b) <= 3 for b in batches)
+    assert all(lengths[b[-1]] >= MIN_FILL * lengths[b[0]] for b in batches)  # never below MIN_FILL of the longest
+    assert batches == [[0, 1, 2], [3], [4, 5, 6], [7, 8], [9]]

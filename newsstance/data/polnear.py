@@ -110,8 +110,15 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None, split: str |
         numbers.append(number)
     if not rows:
         raise DataError(f"{path}: no rows" + (f" with split == {split!r}; check the split name in the config" if split else ""))
+    texts = article_texts(path, sorted({r["file"] for r in rows}), polnear_dir)
+    return pd.DataFrame([{**sentence_fields(path, line, r, texts[r["file"]]), "label": r["label"]}
+                         for line, r in zip(numbers, rows)])
+
+
+def article_texts(path: Path, files: list[str], polnear_dir: str | None = None) -> dict[str, str]:
+    """{file: text} of the articles a label file at `path` names, each checked against the
+    manifest beside it."""
     manifest = load_manifest(path.parent)
-    files = sorted({r["file"] for r in rows})
     unknown = [f for f in files if f not in manifest]
     if unknown:
         raise DataError(f"{path}: {len(unknown)} file(s) missing from {MANIFEST}, e.g. {unknown[0]}")
@@ -125,17 +132,17 @@ def read_polnear_labels(path: Path, polnear_dir: str | None = None, split: str |
                 "file the labels were made on. Fetch a clean copy with `newsstance data fetch polnear`"
             )
         texts[f] = data.decode("utf-8")
-    out = []
-    for line, r in zip(numbers, rows):
-        text = texts[r["file"]]
-        if not (0 <= r["start"] < r["end"] <= len(text)):
-            raise DataError(f"{path}:{line}: offsets {r['start']}-{r['end']} outside {r['file']}")
-        prev = text[r["prev_start"]:r["prev_end"]] if r.get("prev_start") is not None else ""
-        out.append({
-            "text": text[r["start"]:r["end"]], "label": r["label"], "doc_id": r["file"],
-            "sentence_index": r["sentence_index"], "previous": prev, "headline": text.split("\n", 1)[0].strip(),
-        })
-    return pd.DataFrame(out)
+    return texts
+
+
+def sentence_fields(path: Path, line: int, row: dict, text: str) -> dict:
+    """The standard columns of an offsets row (`file, start, end, sentence_index[, prev_start,
+    prev_end]`) with its article's text; offsets outside the article name the row."""
+    if not (0 <= row["start"] < row["end"] <= len(text)):
+        raise DataError(f"{path}:{line}: offsets {row['start']}-{row['end']} outside {row['file']}")
+    prev = text[row["prev_start"]:row["prev_end"]] if row.get("prev_start") is not None else ""
+    return {"text": text[row["start"]:row["end"]], "doc_id": row["file"], "sentence_index": row["sentence_index"],
+            "previous": prev, "headline": text.split("\n", 1)[0].strip()}
 
 
 def fetch(to: Path | None = None, labels_dir: Path = Path("data/external"), base_url: str | None = None) -> Path:

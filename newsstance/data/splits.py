@@ -20,6 +20,7 @@ from sklearn.model_selection import GroupShuffleSplit
 
 from newsstance.config import DataConfig, Source, load_config
 from newsstance.data.context import add_neighbours
+from newsstance.data.soft import soft_mask
 from newsstance.data.tables import read_sources
 from newsstance.errors import DataError, ModelFolderError
 from newsstance.files import sha256_file
@@ -51,6 +52,8 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
     """Read every configured set; returns train, validation, test and each extra_validation and
     extra_eval name."""
     train = add_neighbours(read_sources(data.train, data.columns, data.polnear_dir))
+    soft = soft_mask(train)  # a teacher's rows (kind: soft) are never split off into validation or test
+    train, soft_rows = (train[~soft], train[soft]) if soft.any() else (train, None)
     splits: dict[str, pd.DataFrame] = {}
     held_fraction = 0.0  # share of the original articles already taken out of train
     for name, sources, fraction in (
@@ -62,6 +65,9 @@ def load_splits(data: DataConfig) -> dict[str, pd.DataFrame]:
         else:
             train, splits[name] = split_by_article(train, fraction / (1 - held_fraction), data.split.seed)
             held_fraction += fraction
+    if soft_rows is not None:  # ... and leave with the articles an automatic split held out
+        held = set(splits["test"]["doc_id"]) | set(splits["validation"]["doc_id"]) if not (data.test and data.validation) else set()
+        train = pd.concat([train, soft_rows[~soft_rows["doc_id"].isin(held)]], ignore_index=True)
     splits["train"] = train
     for name, sources in named_sets(data).items():
         splits[name] = add_neighbours(read_sources(sources, data.columns, data.polnear_dir))

@@ -13,6 +13,7 @@ import pandas as pd
 
 from newsstance.config import ColumnsConfig, Source
 from newsstance.data.polnear import read_polnear_labels
+from newsstance.data.soft import read_soft
 from newsstance.errors import DataError
 from newsstance.files import iter_jsonl
 from newsstance.labels import LABELS
@@ -87,6 +88,8 @@ def read_source(source: Source, columns: ColumnsConfig, polnear_dir: str | None 
     path = Path(source.path)
     if source.kind == "polnear":
         frame = read_polnear_labels(path, polnear_dir, source.split)
+    elif source.kind == "soft":
+        frame = read_soft(path, columns, polnear_dir, source.split)
     else:
         raw = read_frame(path)
         if source.split is not None:

@@ -25,11 +25,14 @@ import yaml
 
 from newsstance.config import Config
 from newsstance.data.context import contexts, tokenize
+from newsstance.data.soft import gold_rows, soft_mask
 from newsstance.data.splits import load_splits
 from newsstance.errors import ConfigError, OutputExistsError
 from newsstance.labels import LABEL2ID, LABELS
 from newsstance.files import write_atomic
 from newsstance.files import write_json_atomic as write_json
+from newsstance.training.distill import check_teacher, distill_loss, label_rows, prepare_train
+from newsstance.training.distill import describe as describe_distill
 from newsstance.training.provenance import data_record, versions
 
 logger = logging.getLogger(__name__)
@@ -101,24 +104,29 @@ def encode(frame: pd.DataFrame, tokenizer, cfg: Config):
 
     encoded = tokenize(tokenizer, list(frame["text"]), contexts(frame, cfg.model.context), cfg.model.max_length)
     columns = {k: encoded[k] for k in encoded.keys()}
-    columns["labels"] = [LABEL2ID[l] for l in frame["label"]]
+    columns["labels"] = label_rows(frame)  # gold ids, or gold-or-soft rows (distill.py)
     columns["length"] = [len(ids) for ids in encoded["input_ids"]]
     return Dataset.from_dict(columns)
 
 
 def _loss_function(cfg: Config, train: pd.DataFrame):
-    """Weighted cross-entropy for class_weights, or None for the model's own loss."""
+    """Weighted cross-entropy for class_weights, the distillation loss when the training rows
+    include soft ones, or None for the model's own loss."""
     weights = cfg.training.class_weights
+    distill = cfg.training.distill if soft_mask(train).any() else None
     if weights == "none":
-        return None, None
+        return (distill_loss(None, distill.alpha, distill.temperature) if distill else None), None
     import torch
 
+    gold = gold_rows(train)  # class balance of the gold labels; soft rows carry no count
     if weights == "balanced":
-        counts = train["label"].value_counts()
-        vector = [len(train) / (len(LABELS) * counts.get(l, 1)) for l in LABELS]
+        counts = gold["label"].value_counts()
+        vector = [len(gold) / (len(LABELS) * counts.get(l, 1)) for l in LABELS]
     else:
         vector = [weights.get(l, 1.0) for l in LABELS]
     tensor = torch.tensor(vector, dtype=torch.float32)
+    if distill:
+        return distill_loss(tensor, distill.alpha, distill.temperature), dict(zip(LABELS, vector))
 
     def loss(outputs, labels, num_items_in_batch=None):
         # the weights go where the logits are (a GPU in training); the loss is taken in float32,
@@ -241,10 +249,12 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
         torch.set_num_threads(cfg.training.threads)
 
     # prepare: data first, so a bad file fails before any model work
+    check_teacher(cfg)
     if splits is None:
         splits = load_splits(cfg.data)
     elif data_note is None:
         raise ValueError("train(splits=...) needs a data_note saying how the rows differ from the config's data")
+    splits = {**splits, "train": prepare_train(splits["train"], cfg.training.distill)}
     logger.info("data: %s", {k: len(v) for k, v in splits.items()})
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)  # before the classification head is created
@@ -287,6 +297,7 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
         _save_evaluate_describe(cfg, out, trainer, tokenizer, splits, trainer_eval, started, data_note, {
             "class_weights": class_weights, "world_size": args.world_size, "device": args.device.type,
             "precision": precision, "per_process_batch_size": per_process_batch,
+            "distill": describe_distill(cfg, splits["train"]),
         })
     _barrier(wait)  # the others return once the folder is complete
     return out
@@ -319,7 +330,7 @@ def _save_evaluate_describe(cfg: Config, out: Path, trainer, tokenizer, splits: 
     calibration["fit_on"] = list(cfg.fit_on)
     classifier.settings = save_calibration(out, classifier.model, calibration["temperature"], calibration["min_confidence"])
     eval_frames = {name: frame for name, frame in splits.items() if name != "train" and len(frame)}
-    results = evaluate_frames(classifier, eval_frames, splits["train"], cfg.evaluation.baselines,
+    results = evaluate_frames(classifier, eval_frames, gold_rows(splits["train"]), cfg.evaluation.baselines,
                               cfg.evaluation.batch_size, cfg.training.seed)
     write_report(results, out / "evaluation", out.name, cfg.evaluation.confusion_matrix_png)
 
@@ -330,7 +341,7 @@ def _save_evaluate_describe(cfg: Config, out: Path, trainer, tokenizer, splits: 
     write_json(out / "environment.json", {
         "versions": versions(), "seed": cfg.training.seed, "class_weights": run_facts["class_weights"],
         "world_size": run_facts["world_size"], "device": run_facts["device"], "precision": run_facts["precision"],
-        "per_process_batch_size": run_facts["per_process_batch_size"],
+        "per_process_batch_size": run_facts["per_process_batch_size"], "distill": run_facts["distill"],
         "train_seconds": round(elapsed, 1), "epochs_run": state.epoch,
         "best_checkpoint": state.best_model_checkpoint,
         "selected_on": {"sets": list(cfg.select_on), "metric": cfg.training.metric_for_best_model,
