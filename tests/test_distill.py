@@ -324,3 +324,18 @@ def test_label_unlabelled_skips_gold_and_validation_articles_and_trains(tmp_path
     cfg = _distill_config(tmp_path, out, "student", 0.5, fingerprint_value=fingerprint(tiny_model), teacher=tiny_model)
     student = train(cfg)
     assert json.loads((student / "environment.json").read_text())["distill"]["soft_rows"] == 14
+
+
+def test_data_validate_checks_soft_tables_row_by_row(tmp_path):
+    from newsstance.data.validate import validate_data
+
+    external = tmp_path / "data" / "external"
+    external.mkdir(parents=True)
+    (external / "polnear_manifest.json").write_text(json.dumps({"files": {"train/text/a.txt": "0" * 64}}))
+    row = {"file": "train/text/a.txt", "start": 0, "end": 10, "sentence_index": 0, "split": "train",
+           **dict(zip(PROB_COLUMNS, (0.2, 0.3, 0.5)))}
+    table = _soft_table(external / "polnear_soft.jsonl", [row, {**row, PROB_COLUMNS[0]: -1.0}, {**row, "text": "x"}])
+    problems = validate_data(tmp_path / "data").problems
+    assert any(p.startswith(f"{table}:2: ") and ">= 0" in p for p in problems)
+    assert any(p.startswith(f"{table}:3: ") and "holds PolNeAR text" in p for p in problems)
+    assert len(problems) == 2

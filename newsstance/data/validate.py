@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsstance.data.polnear import MANIFEST, SPLITS as POLNEAR_SPLITS, is_test_file, load_manifest
+from newsstance.data.soft import meta_path, probabilities, read_meta
+from newsstance.errors import DataError
 from newsstance.files import iter_jsonl
 from newsstance.labels import LABELS
 
@@ -166,6 +168,31 @@ def _validate_agreement(path: Path, report: Report) -> None:
             report.problems.append(f"{path}:{number}: both passes agree on {r['first']} but the final label differs")
 
 
+def _validate_soft(path: Path, report: Report) -> None:
+    """A teacher's soft labels: offsets, probabilities, its record, never text or the test split."""
+    try:
+        read_meta(path)
+    except DataError as exc:
+        report.problems.append(str(exc))
+    manifest = load_manifest(path.parent)
+    for number, r in _read_jsonl(path, report):
+        where = f"{path}:{number}"
+        if not _has_fields(report, where, r, ("file", "start", "end", "sentence_index")):
+            continue
+        try:
+            probs = probabilities(r, where)
+        except DataError as exc:
+            report.problems.append(str(exc))
+            continue
+        if "text" in r:
+            report.problems.append(f"{where}: holds PolNeAR text; commit offsets and probabilities only")
+        if is_test_file(str(r["file"])):
+            report.problems.append(f"{where}: {r['file']} is in PolNeAR's test split, which is never used")
+        if r["file"] not in manifest:
+            report.problems.append(f"{where}: {r['file']} is not in {MANIFEST}")
+        report.counts[path.stem][LABELS[probs.index(max(probs))]] += 1  # the teacher's top label
+
+
 def validate_data(root: Path) -> Report:
     """Everything under a data folder: corpus/ and external/polnear_*.jsonl."""
     report = Report()
@@ -174,6 +201,8 @@ def validate_data(root: Path) -> Report:
     for path in sorted((root / "external").glob("polnear_*.jsonl")):
         if path.stem.endswith("_agreement"):
             _validate_agreement(path, report)
+        elif meta_path(path).is_file():
+            _validate_soft(path, report)
         else:
             validate_polnear_labels(path, report)
     if not report.counts and not report.problems:

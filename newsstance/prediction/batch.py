@@ -83,12 +83,22 @@ def _classify(classifier, sentences: list[str], contexts: list, cache: _Cache, s
     return probs
 
 
-def _rows(article: Article, result) -> list[dict]:
+def article_rows(article: Article, result) -> list[dict]:
+    """The sentence rows of one article (both engines write these)."""
     return [{
         "article_id": article.id, "path": article.path, "sentence_index": s.index, "start": s.start, "end": s.end,
         "text": s.text, "label": s.label, "score": s.score, **{f"p_{l}": s.scores[l] for l in LABELS},
         "uncertain": s.uncertain,
     } for s in result.sentences]
+
+
+def summary_row(article: Article, result) -> dict:
+    return {"article_id": article.id, "path": article.path, "position": article.position, "title": article.title,
+            **result.summary}
+
+
+def error_row(error: ReadError) -> dict:
+    return {"path": error.path, "line": error.line, "reason": error.reason}
 
 
 def _append(path: Path, records: list[dict]) -> int:
@@ -254,13 +264,12 @@ class _Stream:
         for article, spans, sents, _ in self.pending:
             result = build_result(article.text, spans, probs[offset:offset + len(sents)], self.threshold)
             offset += len(sents)
-            rows += _rows(article, result)
-            summaries.append({"article_id": article.id, "path": article.path, "position": article.position,
-                              "title": article.title, **result.summary})
+            rows += article_rows(article, result)
+            summaries.append(summary_row(article, result))
             pages.append((article, result))
         if self.html:
             self.html.articles(pages)
-        errors = [{"path": e.path, "line": e.line, "reason": e.reason} for e in self.errors]
+        errors = [error_row(e) for e in self.errors]
         entry = {
             "done": [a.key for a, *_ in self.pending] + [e.key for e in self.errors],
             "rows": _append(self.files.rows, rows), "summary": _append(self.files.summary_rows, summaries),

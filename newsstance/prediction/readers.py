@@ -106,11 +106,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    size = path.stat().st_size
-    if size == 0:
-        raise ValueError("empty file")
-    if size > max_bytes:
-        raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}); split it or raise --max-bytes")
+    _check_size(path.stat().st_size, max_bytes)
     return path.read_bytes()
 
 
@@ -194,9 +190,18 @@ def _csv_rows(path: Path, text: str, fields: Fields, max_bytes: int) -> Iterator
         yield ReadError(str(path), f"row {position + 1}: not valid CSV ({exc})", reader.line_num, position + 1)
 
 
-def _read(path: Path, fields: Fields, max_bytes: int) -> Iterator[Article | ReadError]:
+def _check_size(size: int, max_bytes: int) -> None:
+    if size == 0:
+        raise ValueError("empty file")
+    if size > max_bytes:
+        raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}); split it or raise --max-bytes")
+
+
+def _read(path: Path, fields: Fields, max_bytes: int, data: bytes | None = None) -> Iterator[Article | ReadError]:
     try:
-        text = decode(_read_bytes(path, max_bytes))
+        if data is not None:
+            _check_size(len(data), max_bytes)
+        text = decode(data if data is not None else _read_bytes(path, max_bytes))
     except PermissionError:
         yield ReadError(str(path), "permission denied")
         return
@@ -235,12 +240,14 @@ def _read(path: Path, fields: Fields, max_bytes: int) -> Iterator[Article | Read
         yield ReadError(str(path), str(exc))
 
 
-def read_file(path: Path, fields: Fields = Fields(), max_bytes: int = MAX_ARTICLE_BYTES) -> Iterator[Article | ReadError]:
+def read_file(path: Path, fields: Fields = Fields(), max_bytes: int = MAX_ARTICLE_BYTES,
+              data: bytes | None = None) -> Iterator[Article | ReadError]:
     """Articles of one file, or ReadErrors; one bad record does not stop the rest of the file, and
-    no exception from one file, expected or not, ends the run: it becomes that file's ReadError."""
+    no exception from one file, expected or not, ends the run: it becomes that file's ReadError.
+    `data`: the file's bytes, already fetched (a remote file); else the file is read from `path`."""
     position = 0
     try:
-        for item in _read(Path(path), fields, max_bytes):
+        for item in _read(Path(path), fields, max_bytes, data):
             position = item.position
             yield item
     except ImportError as exc:

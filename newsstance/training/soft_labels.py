@@ -69,7 +69,7 @@ def candidate_rows(options: SoftLabelOptions) -> tuple[list[dict], dict[str, str
     texts = article_texts(anchor, files, options.polnear_dir)
     indices, spans = _gold_spans(options.gold)
     rng = random.Random(options.seed)
-    rows, gold_skipped = [], 0
+    rows, gold_skipped, available = [], 0, 0
     for file in files:
         text = texts[file]
         article = []
@@ -82,10 +82,10 @@ def candidate_rows(options: SoftLabelOptions) -> tuple[list[dict], dict[str, str
             article.append({"file": file, "start": span.start, "end": span.end, "sentence_index": k,
                             "prev_start": prev.start if prev else None, "prev_end": prev.end if prev else None,
                             "split": "train"})
+        available += len(article)
         if options.per_article_max is not None and len(article) > options.per_article_max:
             article = sorted(rng.sample(article, options.per_article_max), key=lambda r: r["sentence_index"])
         rows += article
-    available = len(rows)
     if options.max_rows is not None and len(rows) > options.max_rows:
         keep = set(rng.sample(range(len(rows)), options.max_rows))
         rows = [r for i, r in enumerate(rows) if i in keep]
