@@ -103,6 +103,11 @@ def _fields(args):
 def _predict(args) -> int:
     from newsstance.prediction.batch import PredictOptions, run_predict
 
+    if args.engine == "ray":
+        return _predict_ray(args)
+    if args.address or args.workers != 1:
+        raise NewsstanceError("--address and --workers apply to --engine ray; add it, or leave them out")
+
     options = PredictOptions(
         paths=args.paths, output=args.output, model=args.model, format=args.format, summary=args.summary,
         html=args.html, resume=args.resume, overwrite=args.overwrite, batch_size=args.batch_size,
@@ -126,6 +131,28 @@ def _predict(args) -> int:
         print(f"  {stats.errors} article(s) could not be read: see {args.output}.errors.jsonl")
     if stats.agreement_with_torch_fp32 is not None:
         print(f"  label agreement with the fp32 torch path: {stats.agreement_with_torch_fp32:.1%}")
+    return 0
+
+
+def _predict_ray(args) -> int:
+    from newsstance.distributed import RayOptions, run_ray_predict
+
+    local_only = [flag for flag, value in (("--format", args.format), ("--summary", args.summary), ("--html", args.html),
+                                           ("--backend onnx", args.backend != "torch"), ("--quantize", args.quantize))
+                  if value]
+    if local_only:
+        raise NewsstanceError(f"{', '.join(local_only)}: not available with --engine ray, which writes Parquet sentence, "
+                              "summary and error files into the -o folder")
+    counts = run_ray_predict(RayOptions(
+        paths=args.paths, output=args.output, model=args.model, address=args.address, workers=args.workers,
+        batch_size=args.batch_size, threads=args.threads, device=args.device,
+        dtype=args.dtype, min_confidence=args.min_confidence, fields=_fields(args), max_bytes=args.max_bytes,
+        resume=args.resume, overwrite=args.overwrite))
+    print(f"{counts['articles']} articles, {counts['sentences']} sentences -> {args.output}/sentences/")
+    if counts["resumed_files"]:
+        print(f"  ({counts['resumed_files']} files were already done before --resume)")
+    if counts["errors"]:
+        print(f"  {counts['errors']} file(s) or record(s) could not be read: see {args.output}/errors/")
     return 0
 
 
@@ -335,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto: bfloat16/float16 on a GPU that supports it, float32 on the CPU (default: %(default)s)")
     p.add_argument("--max-bytes", type=_whole_number, default=MAX_ARTICLE_BYTES,
                    help=f"skip (and record) article files larger than this (default: {MAX_ARTICLE_BYTES})")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this process; ray: a Ray cluster, -o is a folder of Parquet files (needs newsstance[ray])")
+    p.add_argument("--address", help="with --engine ray: auto (a running cluster) or ray://HOST:PORT; default: a local Ray instance")
+    p.add_argument("--workers", type=_whole_number, default=1, help="with --engine ray: model actors (default: 1)")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("audit", help="rank likely label errors in a config's training data (cleanlab, out-of-fold)")

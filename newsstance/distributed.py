@@ -1,0 +1,402 @@
+"""Batch prediction on a Ray cluster (Ray Data), and `classify_dataset` for a Ray Dataset you have.
+
+    newsstance predict ARTICLES/ -o OUT_DIR --engine ray [--address auto|ray://HOST:PORT] [--workers N]
+
+Files are listed on the driver: local folders by the local engine's rules (supported suffixes,
+de-duplicated, newsstance outputs excluded), or any URI pyarrow's filesystems accept (s3://, gs://,
+hdfs://, file://). They are cut into chunks; each chunk is a Ray dataset of file paths mapped by an
+actor pool (`--workers` actors, one model load each). An actor reads its files (bytes through
+pyarrow for URIs), segments the articles and labels every sentence with the functions of the local
+engine, so the sentence rows are the local engine's rows. Output, all Parquet:
+
+    OUT_DIR/sentences/chunk-NNNNN-*.parquet   sentence rows (Ray Data writes them from the workers)
+    OUT_DIR/summary/chunk-NNNNN.parquet       one row per article
+    OUT_DIR/errors/chunk-NNNNN.parquet        files and records that could not be read
+    OUT_DIR/chunks/chunk-NNNNN.json           a chunk's commit record, written last
+    OUT_DIR/run.json                          what the run is (model hash, inputs, options)
+
+A chunk's rows count only once its record exists: `--resume` removes the files of a chunk that
+has none (a run stopped while writing it) and skips the files of committed chunks, so no row is
+written twice. Ray retries a task whose worker died; its output replaces the lost one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from newsstance.defaults import ARTICLE_SUFFIXES, BATCH_SIZE
+from newsstance.errors import NewsstanceError
+from newsstance.files import write_json_atomic
+from newsstance.labels import LABELS
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = 'pip install "newsstance[ray]"'
+CHUNK_FILES = 1000  # files per committed chunk
+FILES_PER_TASK = 8  # files an actor takes at once
+TASK_RETRIES = 3  # a task whose worker died runs again (on a new actor) this many times
+SUBDIRS = ("sentences", "summary", "errors", "chunks")
+RUN_RECORD = "run.json"
+LOCK = ".newsstance.lock"
+
+
+def require_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise NewsstanceError(f"--engine ray needs Ray, which is not installed: {INSTALL_HINT}") from None
+    return ray
+
+
+def is_uri(path: str) -> bool:
+    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", str(path)))
+
+
+@dataclass
+class RayOptions:
+    paths: list[str]
+    output: str  # a local folder
+    model: str | None = None
+    address: str | None = None  # None: a local Ray instance; "auto" or ray://HOST:PORT: a cluster
+    workers: int = 1
+    batch_size: int = BATCH_SIZE
+    threads: int | None = None  # torch threads per actor (and the CPUs it reserves); default 1
+    device: str = "cpu"
+    dtype: str = "auto"
+    min_confidence: float | None = None
+    fields: object = None
+    max_bytes: int | None = None
+    resume: bool = False
+    overwrite: bool = False
+    chunk_files: int = CHUNK_FILES
+
+
+# --- listing ----------------------------------------------------------------------------
+
+
+def list_files(paths: list[str], output: Path) -> tuple[list[str], int]:
+    """(files, skipped unsupported) under the inputs; URIs through pyarrow's filesystems."""
+    from newsstance.prediction.inputs import InputError, inventory
+
+    local = [p for p in paths if not is_uri(p)]
+    files, skipped = [], 0
+    if local:
+        try:
+            found = inventory(local, exclude=[output])
+        except InputError as exc:
+            raise NewsstanceError(str(exc)) from None
+        found.files = [f for f in found.files if output.resolve() not in f.resolve().parents]
+        files += [str(f) for f in found.files]
+        skipped += len(found.unsupported)
+    for uri in (p for p in paths if is_uri(p)):
+        import pyarrow.fs as pafs
+
+        try:
+            fs, root = pafs.FileSystem.from_uri(uri)
+            info = fs.get_file_info(root)
+            if info.type == pafs.FileType.NotFound:
+                raise NewsstanceError(f"{uri}: not found")
+            infos = [info] if info.type == pafs.FileType.File else fs.get_file_info(pafs.FileSelector(root, recursive=True))
+        except (OSError, ValueError, TypeError) as exc:  # pyarrow raises these for bad URIs and missing credentials
+            raise NewsstanceError(f"{uri}: cannot list it ({exc})") from None
+        scheme = uri.split("://", 1)[0]
+        for item in sorted(infos, key=lambda i: i.path):
+            if item.type != pafs.FileType.File:
+                continue
+            if Path(item.path).suffix.lower() in ARTICLE_SUFFIXES:
+                files.append(f"{scheme}://{item.path}")
+            else:
+                skipped += 1
+    return files, skipped
+
+
+# --- the work of one actor -------------------------------------------------------------
+
+
+class ArticleLabeller:
+    """A Ray actor: loads the classifier once, then labels batches of files."""
+
+    def __init__(self, model: str | None, device: str, dtype: str, batch_size: int, min_confidence: float | None,
+                 fields, max_bytes: int | None, threads: int):
+        import torch
+
+        from newsstance.prediction.classifier import Classifier, resolve_model_dir
+
+        torch.set_num_threads(threads)
+        self.classifier = Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
+        settings = self.classifier.settings
+        self.threshold = min_confidence if min_confidence is not None else settings.min_confidence
+        self.batch_size, self.fields, self.max_bytes = batch_size, fields, max_bytes
+
+    def _items(self, path: str):
+        from newsstance.defaults import MAX_ARTICLE_BYTES
+        from newsstance.prediction.readers import Fields, ReadError, read_file
+
+        fields, max_bytes = self.fields or Fields(), self.max_bytes or MAX_ARTICLE_BYTES
+        if not is_uri(path):
+            yield from read_file(Path(path), fields, max_bytes)
+            return
+        import pyarrow.fs as pafs
+
+        try:
+            fs, inner = pafs.FileSystem.from_uri(path)
+            size = fs.get_file_info(inner).size
+            if size > max_bytes:
+                data = b""
+                raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}); split it or raise --max-bytes")
+            with fs.open_input_file(inner) as handle:
+                data = handle.read()
+        except (OSError, ValueError) as exc:
+            yield ReadError(path, str(exc))
+            return
+        for item in read_file(Path(inner), fields, max_bytes, data=data):
+            yield replace(item, path=path)
+
+    def __call__(self, batch: dict) -> dict:
+        from newsstance.prediction.analysis import build_result, inputs
+        from newsstance.prediction.batch import article_rows, error_row, summary_row
+        from newsstance.prediction.readers import ReadError
+        from newsstance.prediction.segmentation import segment
+
+        out = {"path": [], "rows": [], "summaries": [], "errors": []}
+        pending, sentences, contexts = [], [], []
+        for path in batch["path"]:
+            path = str(path)
+            articles, errors = [], []
+            for item in self._items(path):
+                if isinstance(item, ReadError):
+                    errors.append(error_row(item))
+                    continue
+                spans = segment(item.text)
+                if not spans:
+                    errors.append(error_row(ReadError(item.path, "no sentences found in the text", None, item.position)))
+                    continue
+                sents, previous, headlines = inputs(item.text, spans, item.title)
+                articles.append((item, spans, len(sentences), len(sents)))
+                sentences += sents
+                contexts += self.classifier.contexts(len(sents), previous, headlines)
+            pending.append((path, articles, errors))
+        probs = self.classifier.probabilities(sentences, contexts, self.batch_size) if sentences else None
+        for path, articles, errors in pending:
+            rows, summaries = [], []
+            for article, spans, start, n in articles:
+                result = build_result(article.text, spans, probs[start:start + n], self.threshold)
+                rows += article_rows(article, result)
+                summaries.append(summary_row(article, result))
+            out["path"].append(path)
+            out["rows"].append(json.dumps(rows, ensure_ascii=False))
+            out["summaries"].append(json.dumps(summaries, ensure_ascii=False))
+            out["errors"].append(json.dumps(errors, ensure_ascii=False))
+        return {k: np.array(v, dtype=object) for k, v in out.items()}
+
+
+def _explode(row: dict) -> list[dict]:
+    return json.loads(row["rows"])
+
+
+# --- the driver -------------------------------------------------------------------------
+
+
+def _connect(options: RayOptions):
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    try:
+        if options.address:
+            ray.init(address=options.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(os.cpu_count() or 1, options.workers * (options.threads or 1)),
+                     include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        raise NewsstanceError(f"cannot reach the Ray cluster at {options.address!r} ({exc}); start it with "
+                              "`ray start --head` or check the address (auto, or ray://HOST:10001)") from None
+    return ray
+
+
+def _identity(options: RayOptions) -> dict:
+    from newsstance.prediction.classifier import resolve_model_dir
+    from newsstance.prediction.journal import model_fingerprint
+
+    folder = resolve_model_dir(options.model)
+    return {"engine": "ray", "model": str(folder.resolve()), "model_sha256": model_fingerprint(folder),
+            "inputs": [p if is_uri(p) else str(Path(p).resolve()) for p in options.paths],
+            "min_confidence": options.min_confidence}
+
+
+def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
+    """Check the folder against the run; returns the files committed chunks already hold."""
+    record = out / RUN_RECORD
+    existing = any(p.name != LOCK for p in out.iterdir())
+    if existing and not record.is_file():
+        raise NewsstanceError(f"{out}: exists and is not a newsstance Ray output (no {RUN_RECORD}); choose a new "
+                              "folder: nothing in it is replaced")
+    if existing and not options.resume:
+        if not options.overwrite:
+            raise NewsstanceError(f"{out}: holds a run already; pass --resume to continue it or --overwrite to replace it")
+        for name in (*SUBDIRS, ".staging", RUN_RECORD):  # only what a Ray run writes
+            target = out / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    if options.resume and record.is_file():
+        before = json.loads(record.read_text(encoding="utf-8"))
+        changed = [k for k in ("model", "model_sha256", "inputs", "min_confidence") if before.get(k) != identity.get(k)]
+        if changed:
+            raise NewsstanceError(f"{out}: holds a different run ({', '.join(changed)} changed); use a new folder, "
+                                  "or --overwrite to replace it")
+    for name in SUBDIRS:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    if not record.is_file():
+        write_json_atomic(record, identity)
+    done = set()
+    committed = set()
+    for chunk in sorted((out / "chunks").glob("chunk-*.json")):
+        committed.add(chunk.stem)
+        done.update(json.loads(chunk.read_text(encoding="utf-8"))["files"])
+    # files of a chunk without a record: a run stopped while writing it; its articles run again
+    for name in ("sentences", "summary", "errors"):
+        for stale in (out / name).glob("chunk-*"):
+            if stale.name[:len("chunk-00000")] not in committed:
+                stale.unlink()
+    shutil.rmtree(out / ".staging", ignore_errors=True)
+    return done
+
+
+def _write_table(rows: list[dict], path: Path, columns: list[str]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from newsstance.files import atomic_path
+
+    table = pa.Table.from_pylist(rows) if rows else pa.table({c: pa.array([], pa.string()) for c in columns})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def run_ray_predict(options: RayOptions, progress=print) -> dict:
+    """Label every article under `options.paths` on Ray; returns the counts."""
+    import filelock
+
+    out = Path(options.output)
+    if is_uri(options.output):
+        raise NewsstanceError(f"-o {options.output}: the Ray engine writes to a local or mounted folder; give a path")
+    if out.exists() and not out.is_dir():
+        raise NewsstanceError(f"-o {out}: is a file; --engine ray writes a folder of Parquet files")
+    if options.workers < 1:
+        raise NewsstanceError(f"--workers: expected a whole number >= 1, got {options.workers}")
+    identity = _identity(options)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(out / LOCK), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise NewsstanceError(f"another newsstance predict is writing {out}; wait for it to finish") from None
+    try:
+        done = _prepare_output(out, identity, options)
+        files, skipped = list_files(options.paths, out)
+        todo = [f for f in files if f not in done]
+        counts = {"files": len(files), "resumed_files": len(files) - len(todo), "skipped_unsupported": skipped,
+                  "articles": 0, "sentences": 0, "errors": 0}
+        if not todo:
+            return counts
+        ray = _connect(options)
+        if str(options.device).startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
+            raise NewsstanceError(f"--device {options.device}: the Ray cluster has no GPU; use --device cpu, or add GPU "
+                                  "nodes to the cluster")
+        started = time.time()
+        first = len(list((out / "chunks").glob("chunk-*.json")))
+        for i in range(0, len(todo), options.chunk_files):
+            number = first + i // options.chunk_files + 1
+            chunk_counts = _run_chunk(ray, options, todo[i:i + options.chunk_files], out, number)
+            for key in ("articles", "sentences", "errors"):
+                counts[key] += chunk_counts[key]
+            elapsed = time.time() - started
+            progress(f"chunk {number}: {counts['articles']:,} articles, {counts['sentences']:,} sentences "
+                     f"({counts['sentences'] / max(elapsed, 1e-9):.0f} sentences/s)")
+        return counts
+    finally:
+        lock.release()
+        Path(lock.lock_file).unlink(missing_ok=True)
+
+
+def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: int) -> dict:
+    name = f"chunk-{number:05d}"
+    threads = options.threads or 1
+    gpus = 1 if str(options.device).startswith("cuda") else 0
+    results = ray.data.from_items([{"path": f} for f in files]).map_batches(
+        ArticleLabeller, batch_size=FILES_PER_TASK, compute=ray.data.ActorPoolStrategy(size=options.workers),
+        num_cpus=threads, num_gpus=gpus,
+        fn_constructor_kwargs={"model": options.model, "device": options.device, "dtype": options.dtype,
+                               "batch_size": options.batch_size, "min_confidence": options.min_confidence,
+                               "fields": options.fields, "max_bytes": options.max_bytes, "threads": threads},
+        max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
+    ).materialize()
+    staging = out / ".staging" / name
+    sentences = results.flat_map(_explode)
+    n_sentences = sentences.count()
+    if n_sentences:
+        sentences.write_parquet(str(staging))
+    summaries, errors = [], []
+    for row in results.iter_rows():
+        summaries += json.loads(row["summaries"])
+        errors += json.loads(row["errors"])
+    if n_sentences:
+        for k, part in enumerate(sorted(staging.glob("*.parquet"))):
+            os.replace(part, out / "sentences" / f"{name}-{k:05d}.parquet")
+    shutil.rmtree(staging, ignore_errors=True)
+    _write_table(summaries, out / "summary" / f"{name}.parquet", ["article_id", "path"])
+    _write_table(errors, out / "errors" / f"{name}.parquet", ["path", "line", "reason"])
+    counts = {"articles": len(summaries), "sentences": n_sentences, "errors": len(errors)}
+    write_json_atomic(out / "chunks" / f"{name}.json", {"files": files, **counts})  # the commit
+    return counts
+
+
+# --- a Ray Dataset you already have ----------------------------------------------------
+
+
+class SentenceLabeller:
+    """A Ray actor adding label, score, uncertain and p_<label> columns to sentence batches."""
+
+    def __init__(self, model, text_column: str, batch_size: int, device: str, dtype: str, threads: int):
+        import torch
+
+        from newsstance.prediction.classifier import Classifier, resolve_model_dir
+
+        torch.set_num_threads(threads)
+        self.classifier = Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
+        self.text_column, self.batch_size = text_column, batch_size
+
+    def __call__(self, batch):
+        texts = [str(t) for t in batch[self.text_column]]
+        # sentences without their neighbours, as classify() gives them (a context model sees empty context)
+        probs = self.classifier.probabilities(texts, self.classifier.contexts(len(texts), None, None), self.batch_size)
+        threshold = self.classifier.settings.min_confidence or 0.0
+        batch["label"] = [LABELS[int(i)] for i in probs.argmax(axis=1)]
+        batch["score"] = probs.max(axis=1)
+        batch["uncertain"] = probs.max(axis=1) < threshold
+        for k, label in enumerate(LABELS):
+            batch[f"p_{label}"] = probs[:, k]
+        return batch
+
+
+def classify_dataset(ds, text_column: str = "text", model: str | None = None, batch_size: int = BATCH_SIZE,
+                     workers: int = 1, device: str = "cpu", dtype: str = "auto", threads: int = 1):
+    """`ds` (a Ray Dataset with one sentence per row in `text_column`) with `label`, `score`,
+    `uncertain` and `p_<label>` columns added, computed by `workers` actors (one model load each)."""
+    ray = require_ray()
+    if text_column not in ds.columns():
+        raise NewsstanceError(f"classify_dataset: no column {text_column!r} in the dataset (it has {ds.columns()}); "
+                              "pass text_column=")
+    return ds.map_batches(SentenceLabeller, batch_size=batch_size, batch_format="pandas",
+                          compute=ray.data.ActorPoolStrategy(size=workers),
+                          num_cpus=threads, num_gpus=1 if str(device).startswith("cuda") else 0,
+                          fn_constructor_kwargs={"model": model, "text_column": text_column, "batch_size": batch_size,
+                                                 "device": device, "dtype": dtype, "threads": threads})
