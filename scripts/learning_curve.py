@@ -1,7 +1,7 @@
 """Learning curve: real-news dev macro-F1 against the number of real-news training labels.
 
-    python scripts/learning_curve.py                       # configs/default.yaml, sizes 0 1500 3000 6000 all
-    python scripts/learning_curve.py --sizes 0 1500 all --all-from models/default
+    python scripts/learning_curve.py                       # configs/gold_only.yaml, sizes 0 1500 3000 6000 all
+    python scripts/learning_curve.py --sizes 0 1500 all --all-from models/gold_only
 
 For each size N the config is trained as it is, except that its real-news (PolNeAR) training
 rows are cut to about N sentences, whole articles drawn in a seeded random order; the authored
@@ -60,7 +60,7 @@ def main() -> int:
     from newsstance.training.run import train
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default="configs/default.yaml")
+    parser.add_argument("--config", default="configs/gold_only.yaml")
     parser.add_argument("--sizes", nargs="+", default=["0", "1500", "3000", "6000", "all"])
     parser.add_argument("--out", default="models/curve", help="folder for the runs (one per size)")
     parser.add_argument("--all-from", help="an existing run of the config to use as the 'all' point")
