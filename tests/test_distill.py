@@ -339,3 +339,16 @@ def test_data_validate_checks_soft_tables_row_by_row(tmp_path):
     assert any(p.startswith(f"{table}:2: ") and ">= 0" in p for p in problems)
     assert any(p.startswith(f"{table}:3: ") and "holds PolNeAR text" in p for p in problems)
     assert len(problems) == 2
+
+
+def test_the_label_audit_covers_gold_rows_only(tmp_path):
+    from newsstance.training.audit import out_of_fold
+
+    table = _soft_table(tmp_path / "soft.jsonl", _soft_rows())
+    cfg = _distill_config(tmp_path, table, "unused", 0.5)
+    rows = out_of_fold(cfg, tmp_path / "audit", folds=2)
+    gold = [json.loads(line) for line in MINI.read_text().splitlines()]
+    assert not rows["doc_id"].str.startswith("soft").any()  # the teacher's rows are neither audited ...
+    assert 0 < len(rows) < len(gold)  # ... nor more than the gold training rows (some went to validation/test)
+    env = json.loads((tmp_path / "audit" / "fold_0" / "environment.json").read_text())
+    assert env["distill"] is None  # ... nor trained on in the folds

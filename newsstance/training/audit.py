@@ -65,6 +65,8 @@ def fold_of_articles(doc_ids: pd.Series, folds: int, seed: int) -> np.ndarray:
 
 def _fold_config(cfg: Config, folder: Path) -> Config:
     return cfg.model_copy(update={
+        # the audit is of the human labels: folds train on gold rows only, without distillation
+        "training": cfg.training.model_copy(update={"distill": None}),
         "output": cfg.output.model_copy(update={"dir": str(folder), "overwrite": False, "keep_checkpoints": False}),
         "evaluation": cfg.evaluation.model_copy(update={"baselines": False, "confusion_matrix_png": False}),
     })
@@ -72,12 +74,13 @@ def _fold_config(cfg: Config, folder: Path) -> Config:
 
 def out_of_fold(cfg: Config, out: Path, folds: int, splits: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The training rows with a `fold` column and out-of-fold probabilities `p_<label>`."""
+    from newsstance.data.soft import gold_rows
     from newsstance.data.splits import load_splits
     from newsstance.prediction import Classifier
     from newsstance.training.run import train
 
     splits = splits if splits is not None else load_splits(cfg.data)
-    rows = splits["train"].reset_index(drop=True).copy()
+    rows = gold_rows(splits["train"]).reset_index(drop=True).copy()  # a teacher's soft rows are not audited
     rows["fold"] = fold_of_articles(rows["doc_id"], folds, cfg.training.seed)
     probs = np.zeros((len(rows), len(LABELS)), dtype=np.float64)
     for k in range(folds):
