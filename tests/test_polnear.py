@@ -108,7 +108,8 @@ def test_shipped_labels_hold_no_text_and_no_test_split():
         for line in path.read_text().splitlines():
             row = json.loads(line)
             assert set(row) <= {"file", "start", "end", "label", "sentence_index", "prev_start", "prev_end", "confidence",
-                                "origin", "set", "first", "second", "final", "split", "selected_by"}
+                                "origin", "set", "first", "second", "final", "split", "selected_by",
+                                "prob_official_position", "prob_third_party_skepticism", "prob_neutral_reporting"}
             assert not any(isinstance(v, str) and len(v) > 40 and " " in v for v in row.values())  # no text
             assert not row["file"].startswith("test/")
 
