@@ -163,10 +163,9 @@ class ArticleLabeller:
             yield replace(item, path=path)
 
     def __call__(self, batch: dict) -> dict:
-        from newsstance.prediction.analysis import build_result, inputs
-        from newsstance.prediction.batch import article_rows, error_row, summary_row
+        from newsstance.prediction.analysis import build_result
+        from newsstance.prediction.batch import article_rows, error_row, prepare_article, summary_row
         from newsstance.prediction.readers import ReadError
-        from newsstance.prediction.segmentation import segment
 
         out = {"path": [], "rows": [], "summaries": [], "errors": []}
         pending, sentences, contexts = [], [], []
@@ -174,17 +173,14 @@ class ArticleLabeller:
             path = str(path)
             articles, errors = [], []
             for item in self._items(path):
-                if isinstance(item, ReadError):
-                    errors.append(error_row(item))
+                prepared = item if isinstance(item, ReadError) else prepare_article(item, self.classifier)
+                if isinstance(prepared, ReadError):
+                    errors.append(error_row(prepared))
                     continue
-                spans = segment(item.text)
-                if not spans:
-                    errors.append(error_row(ReadError(item.path, "no sentences found in the text", None, item.position)))
-                    continue
-                sents, previous, headlines = inputs(item.text, spans, item.title)
+                spans, sents, ctx = prepared
                 articles.append((item, spans, len(sentences), len(sents)))
                 sentences += sents
-                contexts += self.classifier.contexts(len(sents), previous, headlines)
+                contexts += ctx
             pending.append((path, articles, errors))
         probs = self.classifier.probabilities(sentences, contexts, self.batch_size) if sentences else None
         for path, articles, errors in pending:

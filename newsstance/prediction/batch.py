@@ -92,6 +92,16 @@ def article_rows(article: Article, result) -> list[dict]:
     } for s in result.sentences]
 
 
+def prepare_article(article: Article, classifier) -> tuple[list, list[str], list] | ReadError:
+    """(spans, sentences, model contexts) of one article, or the ReadError of an article without
+    sentences (both engines call this, so they split and frame articles alike)."""
+    spans = segment(article.text)
+    if not spans:
+        return ReadError(article.path, "no sentences found in the text", None, article.position)
+    sentences, previous, headlines = inputs(article.text, spans, article.title)
+    return spans, sentences, classifier.contexts(len(sentences), previous, headlines)
+
+
 def summary_row(article: Article, result) -> dict:
     return {"article_id": article.id, "path": article.path, "position": article.position, "title": article.title,
             **result.summary}
@@ -238,12 +248,11 @@ class _Stream:
                     if len(self.errors) >= CHUNK_SENTENCES:  # a folder of bad files still streams
                         self.flush()
                     continue
-                spans = segment(item.text)
-                if not spans:
-                    self.errors.append(ReadError(item.path, "no sentences found in the text", None, item.position))
+                prepared = prepare_article(item, self.classifier)
+                if isinstance(prepared, ReadError):
+                    self.errors.append(prepared)
                     continue
-                sentences, previous, headlines = inputs(item.text, spans, item.title)
-                self.pending.append((item, spans, sentences, self.classifier.contexts(len(sentences), previous, headlines)))
+                self.pending.append((item, *prepared))
                 self.bar.update(1)
                 if sum(len(p[2]) for p in self.pending) >= CHUNK_SENTENCES:
                     self.flush()
