@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 INSTALL_HINT = 'pip install "newsstance[ray]"'
 CHUNK_FILES = 1000  # files per committed chunk
 FILES_PER_TASK = 8  # files an actor takes at once
-TASK_RETRIES = 3  # a task whose worker died runs again (on a new actor) this many times
+CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's port to answer
 SUBDIRS = ("sentences", "summary", "errors", "chunks")
 RUN_RECORD = "run.json"
 LOCK = ".newsstance.lock"
@@ -123,17 +124,22 @@ def list_files(paths: list[str], output: Path) -> tuple[list[str], int]:
 # --- the work of one actor -------------------------------------------------------------
 
 
+def _load_classifier(model, device: str, dtype: str, threads: int):
+    """The model load of an actor (once per actor), on `threads` torch threads."""
+    import torch
+
+    from newsstance.prediction.classifier import Classifier, resolve_model_dir
+
+    torch.set_num_threads(threads)
+    return Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
+
+
 class ArticleLabeller:
     """A Ray actor: loads the classifier once, then labels batches of files."""
 
     def __init__(self, model: str | None, device: str, dtype: str, batch_size: int, min_confidence: float | None,
                  fields, max_bytes: int | None, threads: int):
-        import torch
-
-        from newsstance.prediction.classifier import Classifier, resolve_model_dir
-
-        torch.set_num_threads(threads)
-        self.classifier = Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
+        self.classifier = _load_classifier(model, device, dtype, threads)
         settings = self.classifier.settings
         self.threshold = min_confidence if min_confidence is not None else settings.min_confidence
         self.batch_size, self.fields, self.max_bytes = batch_size, fields, max_bytes
@@ -203,6 +209,21 @@ def _explode(row: dict) -> list[dict]:
 # --- the driver -------------------------------------------------------------------------
 
 
+def _check_address(address: str) -> None:
+    """Fail in seconds where Ray would wait minutes: a HOST:PORT where nothing listens."""
+    if address in ("auto", "local"):
+        return
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise NewsstanceError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise NewsstanceError(f"--address {address}: nothing answers at {host}:{port} ({exc.strerror or exc}); start "
+                              "the cluster (`ray start --head`) or check the address: auto on a cluster node, "
+                              "ray://HEAD:10001 for Ray Client, HEAD:6379 for the head's GCS") from None
+
+
 def _connect(options: RayOptions):
     ray = require_ray()
     if ray.is_initialized():
@@ -232,7 +253,7 @@ def _identity(options: RayOptions) -> dict:
 def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
     """Check the folder against the run; returns the files committed chunks already hold."""
     record = out / RUN_RECORD
-    existing = any(p.name != LOCK for p in out.iterdir())
+    existing = any(p.name not in (LOCK, LOCK + ".pid") for p in out.iterdir())
     if existing and not record.is_file():
         raise NewsstanceError(f"{out}: exists and is not a newsstance Ray output (no {RUN_RECORD}); choose a new "
                               "folder: nothing in it is replaced")
@@ -279,7 +300,7 @@ def _write_table(rows: list[dict], path: Path, columns: list[str]) -> None:
 
 def run_ray_predict(options: RayOptions, progress=print) -> dict:
     """Label every article under `options.paths` on Ray; returns the counts."""
-    import filelock
+    from newsstance.prediction.journal import OutputLock
 
     out = Path(options.output)
     if is_uri(options.output):
@@ -288,14 +309,11 @@ def run_ray_predict(options: RayOptions, progress=print) -> dict:
         raise NewsstanceError(f"-o {out}: is a file; --engine ray writes a folder of Parquet files")
     if options.workers < 1:
         raise NewsstanceError(f"--workers: expected a whole number >= 1, got {options.workers}")
+    if options.address:
+        _check_address(options.address)  # before anything is written
     identity = _identity(options)
     out.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(out / LOCK), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise NewsstanceError(f"another newsstance predict is writing {out}; wait for it to finish") from None
-    try:
+    with OutputLock(out / LOCK, out):
         done = _prepare_output(out, identity, options)
         files, skipped = list_files(options.paths, out)
         todo = [f for f in files if f not in done]
@@ -318,9 +336,6 @@ def run_ray_predict(options: RayOptions, progress=print) -> dict:
             progress(f"chunk {number}: {counts['articles']:,} articles, {counts['sentences']:,} sentences "
                      f"({counts['sentences'] / max(elapsed, 1e-9):.0f} sentences/s)")
         return counts
-    finally:
-        lock.release()
-        Path(lock.lock_file).unlink(missing_ok=True)
 
 
 def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: int) -> dict:
@@ -329,11 +344,10 @@ def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: in
     gpus = 1 if str(options.device).startswith("cuda") else 0
     results = ray.data.from_items([{"path": f} for f in files]).map_batches(
         ArticleLabeller, batch_size=FILES_PER_TASK, compute=ray.data.ActorPoolStrategy(size=options.workers),
-        num_cpus=threads, num_gpus=gpus,
+        num_cpus=threads, num_gpus=gpus,  # Ray Data restarts an actor that died and retries its task
         fn_constructor_kwargs={"model": options.model, "device": options.device, "dtype": options.dtype,
                                "batch_size": options.batch_size, "min_confidence": options.min_confidence,
                                "fields": options.fields, "max_bytes": options.max_bytes, "threads": threads},
-        max_restarts=TASK_RETRIES, max_task_retries=TASK_RETRIES,
     ).materialize()
     staging = out / ".staging" / name
     sentences = results.flat_map(_explode)
@@ -362,12 +376,7 @@ class SentenceLabeller:
     """A Ray actor adding label, score, uncertain and p_<label> columns to sentence batches."""
 
     def __init__(self, model, text_column: str, batch_size: int, device: str, dtype: str, threads: int):
-        import torch
-
-        from newsstance.prediction.classifier import Classifier, resolve_model_dir
-
-        torch.set_num_threads(threads)
-        self.classifier = Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
+        self.classifier = _load_classifier(model, device, dtype, threads)
         self.text_column, self.batch_size = text_column, batch_size
 
     def __call__(self, batch):

@@ -4,6 +4,7 @@ errors in the errors file, resume without duplicates, and classify_dataset."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -153,3 +154,55 @@ def test_cuda_on_a_cluster_without_gpus_is_one_clear_error(local_ray, folder, ti
     with pytest.raises(NewsstanceError, match="--device cuda: the Ray cluster has no GPU"):
         run_ray_predict(RayOptions(paths=[str(folder)], output=str(tmp_path / "o"), model=str(tiny_model), device="cuda"))
     assert not list((tmp_path / "o" / "chunks").glob("*"))  # nothing committed
+
+
+def test_a_worker_that_dies_mid_run_is_replaced_and_no_row_is_written_twice(local_ray, folder, tiny_model, tmp_path,
+                                                                             monkeypatch):
+    import newsstance.distributed as distributed
+
+    reference = tmp_path / "reference"
+    run_ray_predict(RayOptions(paths=[str(folder)], output=str(reference), model=str(tiny_model)),
+                    progress=lambda m: None)
+    marker = tmp_path / "died-once"
+
+    class DiesOnce(distributed.ArticleLabeller):  # pickled by value into the actor
+        def __call__(self, batch):
+            if not marker.exists():
+                marker.write_text("x")
+                os._exit(1)  # the worker process dies mid-task, as on an OOM kill or a lost node
+            return super().__call__(batch)
+
+    monkeypatch.setattr(distributed, "ArticleLabeller", DiesOnce)
+    out = tmp_path / "ray-out"
+    counts = run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model)),
+                             progress=lambda m: None)
+    assert marker.exists()  # it did die
+    assert _ray_rows(out) == _ray_rows(reference)  # Ray retried the task on a new actor: every row, once
+    assert counts["sentences"] == len(_ray_rows(reference))
+
+
+def test_an_address_where_nothing_listens_fails_in_seconds_before_anything_is_written(folder, tiny_model, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a free loopback port, closed again: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "o"
+    for address in (f"ray://127.0.0.1:{port}", f"127.0.0.1:{port}"):
+        with pytest.raises(NewsstanceError, match=f"--address {address}: nothing answers at 127.0.0.1:{port}"):
+            run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address=address))
+    with pytest.raises(NewsstanceError, match="expected auto, HOST:PORT or ray://HOST:PORT"):
+        run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address="headnode"))
+    assert not out.exists()
+
+
+def test_a_second_run_on_the_same_folder_is_refused_and_named(folder, tiny_model, tmp_path):
+    from newsstance.distributed import LOCK
+    from newsstance.prediction.journal import OutputLock
+
+    out = tmp_path / "o"
+    out.mkdir()
+    with OutputLock(out / LOCK, out):  # as a running Ray predict holds it
+        with pytest.raises(NewsstanceError, match=rf"another newsstance predict is writing .*o \(pid {os.getpid()}\)"):
+            run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model)))
+    assert not list(out.iterdir())  # the holder cleaned up; the refused run wrote nothing

@@ -137,7 +137,7 @@ def run_predict(options: PredictOptions, progress: bool = True) -> RunStats:
     options.validate()
     files = RunFiles(options)
     check_paths(files)
-    with OutputLock(files):
+    with OutputLock(files.lock, files.output):
         try:
             return _run(options, files, progress)
         except KeyboardInterrupt:

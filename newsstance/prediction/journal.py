@@ -33,7 +33,7 @@ class RunFiles:
         self.errors = self._beside(".errors.jsonl")
         self.record = self._beside(".run.json")
         self.lock = self._beside(".lock")
-        self.lock_pid = self._beside(".lock.pid")
+        self.lock_pid = pid_file(self.lock)
         self.summary = Path(options.summary) if options.summary else None
         self.summary_rows = self._beside(".summary.partial")
         self.html = Path(options.html) if options.html else None
@@ -61,51 +61,57 @@ class RunFiles:
 
 
 class OutputLock:
-    """An exclusive lock on `OUT.lock` for the whole run: one writer per output, ever.
+    """An exclusive lock file held for the whole run: one writer per output, ever.
 
-    The holder writes its pid into `OUT.lock.pid` so that a refused run can name it. Both files
-    are removed when the run ends (while still held, so no other run sees them half-gone)."""
+    The holder writes its pid beside the lock (`LOCK.pid`) so that a refused run can name it. Both
+    files are removed when the run ends (while still held, so no other run sees them half-gone)."""
 
-    def __init__(self, files: RunFiles):
-        self.files = files
+    def __init__(self, lock: Path, output: Path):
+        self.lock, self.output = Path(lock), Path(output)
+        self.pid_file = pid_file(self.lock)
         self._lock = None
 
     def __enter__(self) -> "OutputLock":
         import filelock
 
-        lock = filelock.FileLock(str(self.files.lock), timeout=0)
+        lock = filelock.FileLock(str(self.lock), timeout=0)
         try:
             lock.acquire()
         except filelock.Timeout:
             try:
-                pid = self.files.lock_pid.read_text(encoding="utf-8").strip() or "unknown"
+                pid = self.pid_file.read_text(encoding="utf-8").strip() or "unknown"
             except OSError:
                 pid = "unknown"
-            raise NewsstanceError(f"another newsstance predict is writing {self.files.output} (pid {pid}); "
+            raise NewsstanceError(f"another newsstance predict is writing {self.output} (pid {pid}); "
                                   "wait for it to finish (or stop it), then run again") from None
         except OSError as exc:
-            raise NewsstanceError(f"{self.files.lock}: cannot create the lock file ({exc.strerror}); "
-                                  f"the folder {self.files.lock.parent} must be writable") from None
+            raise NewsstanceError(f"{self.lock}: cannot create the lock file ({exc.strerror}); "
+                                  f"the folder {self.lock.parent} must be writable") from None
         self._lock = lock
-        self.files.lock_pid.write_text(f"{os.getpid()}\n", encoding="utf-8")
+        self.pid_file.write_text(f"{os.getpid()}\n", encoding="utf-8")
         return self
 
     def __exit__(self, *exc) -> None:
         removed = False
         try:
-            self.files.lock_pid.unlink(missing_ok=True)
-            self.files.lock.unlink(missing_ok=True)
+            self.pid_file.unlink(missing_ok=True)
+            self.lock.unlink(missing_ok=True)
             removed = True
         except OSError:  # Windows cannot delete a file it holds open: remove it once released
             pass
         finally:
             self._lock.release()
         if not removed:
-            for path in (self.files.lock_pid, self.files.lock):
+            for path in (self.pid_file, self.lock):
                 try:
                     path.unlink(missing_ok=True)
                 except OSError:
                     pass
+
+
+def pid_file(lock: Path) -> Path:
+    """Where the holder of `lock` writes its pid."""
+    return lock.with_name(lock.name + ".pid")
 
 
 _hashes: dict[tuple[str, int, int], str] = {}
