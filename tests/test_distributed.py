@@ -23,7 +23,7 @@ import yaml
 from conftest import ROOT, tiny_config_dict
 from newsstance.config import validate_config
 from newsstance.errors import ConfigError
-from newsstance.training import run as run_module
+from newsstance.training import processes
 
 pytestmark = pytest.mark.skipif(not (torch.distributed.is_available() and torch.distributed.is_gloo_available()),
                                 reason="needs torch.distributed with the gloo backend")
@@ -179,7 +179,7 @@ def test_torchrun_into_a_finished_run_fails_on_every_rank_and_changes_nothing(ti
 
 def test_the_step_batch_is_split_evenly_over_the_processes(tmp_path):
     cfg = validate_config(tiny_config_dict(tmp_path, batch_size=10))
-    assert run_module._per_process_batch(cfg, 2) == 5
+    assert processes.per_process_batch(cfg, 2) == 5
     with pytest.raises(ConfigError, match=r"training.batch_size: expected a multiple of the 4 processes .* got 10; "
                                           r"set it to 8 or 12"):
-        run_module._per_process_batch(cfg, 4)
+        processes.per_process_batch(cfg, 4)

@@ -285,12 +285,12 @@ def test_ctrl_c_during_model_load_does_not_suggest_resume(inp, tmp_path, tiny_mo
 
 
 def test_main_interrupt_message_promises_nothing(monkeypatch, capsys):
-    from newsstance import cli
+    from newsstance.cli import train
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "_compare", interrupted)
+    monkeypatch.setattr(train, "_compare", interrupted)
     assert main(["compare", "x"]) == 130
     assert "--resume" not in capsys.readouterr().err
 

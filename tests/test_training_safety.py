@@ -15,6 +15,7 @@ from conftest import MINI, tiny_config_dict
 from newsstance.cli import main
 from newsstance.config import shipped_configs, validate_config
 from newsstance.errors import OutputExistsError
+from newsstance.training import output as output_module
 from newsstance.training import run as run_module
 from newsstance.training.model_card import front_matter
 
@@ -106,7 +107,7 @@ def test_ctrl_c_before_any_checkpoint_says_rerun_and_a_rerun_works(tmp_path, mon
     err = capsys.readouterr().err
     assert "interrupted before the first checkpoint was saved, so there is nothing to resume" in err
     assert "--resume" not in err and f"newsstance train {config}" in err
-    assert (out / "run.yaml").exists() and run_module.latest_checkpoint(out) is None
+    assert (out / "run.yaml").exists() and output_module.latest_checkpoint(out) is None
     monkeypatch.undo()
 
     assert main(["train", config]) == 0  # exactly what the message said
@@ -126,16 +127,16 @@ def test_only_overwrite_on_the_command_line_discards_an_unfinished_run(tmp_path)
     out = tmp_path / "run"
     cfg = validate_config(tiny_config_dict(out) | {"output": {"dir": str(out), "overwrite": True}})
     checkpoint = _unfinished_run(out, cfg)
-    check = run_module._check_output
+    check = output_module.check_output
     with pytest.raises(OutputExistsError, match="unfinished run with a checkpoint"):
         check(cfg, out, resume=False, overwrite=False)
     assert check(cfg, out, resume=True, overwrite=False) is False  # --resume wins over output.overwrite
     assert check(cfg, out, resume=False, overwrite=True) is True  # --overwrite: clear the folder
-    assert run_module.latest_checkpoint(out) == checkpoint
+    assert output_module.latest_checkpoint(out) == checkpoint
     # a checkpoint cut off while saving (no trainer_state.json) cannot be resumed: nothing to lose
     other = tmp_path / "partial"
     _unfinished_run(other, cfg, checkpoint_complete=False)
-    assert run_module.latest_checkpoint(other) is None
+    assert output_module.latest_checkpoint(other) is None
     assert check(cfg, other, resume=False, overwrite=False) is True
 
 

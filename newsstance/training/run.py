@@ -16,7 +16,6 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -27,76 +26,16 @@ from newsstance.config import Config
 from newsstance.data.context import contexts, tokenize
 from newsstance.data.soft import gold_rows, soft_mask
 from newsstance.data.splits import load_splits
-from newsstance.errors import ConfigError, OutputExistsError
 from newsstance.labels import LABEL2ID, LABELS
 from newsstance.files import write_atomic
 from newsstance.files import write_json_atomic as write_json
 from newsstance.training.distill import check_teacher, distill_loss, label_rows, prepare_train
 from newsstance.training.distill import describe as describe_distill
+from newsstance.training.output import CHECKPOINTS, check_output, latest_checkpoint
+from newsstance.training.processes import barrier, per_process_batch, wait_group, world_size
 from newsstance.training.provenance import data_record, versions
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINTS = "checkpoints"
-# how long the other processes wait for the main one to save, calibrate and evaluate; longer
-# than the process group's own timeout (30 min), which a large evaluation can outlast
-WAIT_FOR_MAIN = timedelta(hours=24)
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint in `out`, or None. The Trainer writes trainer_state.json
-    last, so a checkpoint folder without it was cut off while saving and cannot be resumed."""
-    found = [p for p in (out / CHECKPOINTS).glob("checkpoint-*")
-             if p.name.rpartition("-")[2].isdigit() and (p / "trainer_state.json").is_file()]
-    return max(found, key=lambda p: int(p.name.rpartition("-")[2]), default=None)
-
-
-def _check_output(cfg: Config, out: Path, resume: bool, overwrite: bool) -> bool:
-    """Refuse to mix runs in one folder or to lose an unfinished one. Returns whether the folder
-    must be cleared, which the caller does only once the data has loaded: a bad data file costs
-    no model.
-
-    `overwrite` is the caller's explicit request (--overwrite on the command line) and replaces
-    anything newsstance wrote. The config's `output.overwrite` is weaker: `resume` wins over it,
-    and it never discards the checkpoints of an unfinished run (run.yaml, no metrics.json)."""
-    run_file = out / "run.yaml"
-    if resume and overwrite:
-        raise OutputExistsError(f"{out}: --resume and --overwrite exclude each other: --resume continues the "
-                                "unfinished run there, --overwrite discards it; pass one of them")
-    if out.exists() and not out.is_dir():
-        raise OutputExistsError(f"{out}: output.dir is a file; point it at a folder")
-    if not out.exists() or not any(out.iterdir()):
-        if resume:
-            raise OutputExistsError(f"{out}: nothing to resume; run without --resume to start training")
-        return False
-    if not run_file.exists():
-        raise OutputExistsError(f"{out}: folder exists and is not a newsstance run (no run.yaml); choose another output.dir")
-    if overwrite:
-        return True
-    same = yaml.safe_load(run_file.read_text(encoding="utf-8")) == cfg.to_dict()
-    finished = (out / "metrics.json").exists()
-    checkpoint = latest_checkpoint(out)
-    if resume:
-        if not same:
-            raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); --resume "
-                                    "needs the config and --set options the run was started with")
-        if finished:
-            raise OutputExistsError(f"{out}: already holds this finished run, nothing to resume; pass --overwrite to train it again")
-        if checkpoint is None:
-            logger.info("%s: no checkpoint was saved before the interruption; training starts from the beginning", out)
-        return False
-    if not finished and checkpoint is not None:
-        config = "this config" if same else "the config it was started with (its run.yaml)"
-        raise OutputExistsError(f"{out}: holds an unfinished run with a checkpoint ({checkpoint.name}); pass --resume "
-                                f"with {config} to continue it, or --overwrite on the command line to discard it")
-    if cfg.output.overwrite:
-        return True
-    if not same:
-        raise OutputExistsError(f"{out}: holds a different run (its run.yaml differs from this config); pass --overwrite to replace it or set output.dir")
-    if finished:
-        raise OutputExistsError(f"{out}: already holds this finished run; pass --overwrite to train it again")
-    return True  # this config, stopped before its first checkpoint: nothing to lose, start again
-
 
 def encode(frame: pd.DataFrame, tokenizer, cfg: Config):
     """A tokenized `datasets.Dataset` with labels and a `length` column for length grouping."""
@@ -137,41 +76,6 @@ def _loss_function(cfg: Config, train: pd.DataFrame):
     return loss, dict(zip(LABELS, vector))
 
 
-def world_size() -> int:
-    """How many processes train together: torchrun and `accelerate launch` set WORLD_SIZE in
-    each one; a plain `newsstance train` is one process."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _per_process_batch(cfg: Config, processes: int) -> int:
-    """training.batch_size is one step's batch over all processes; each takes an equal share."""
-    size = cfg.training.batch_size
-    if size % processes:
-        raise ConfigError([f"training.batch_size: expected a multiple of the {processes} processes (it is the "
-                           f"batch of one step over all of them, split evenly), got {size}; set it to "
-                           f"{max(processes, size - size % processes)} or {size - size % processes + processes}"])
-    return size // processes
-
-
-def _barrier(group=None) -> None:
-    """Wait until every process of a multi-process run is here; nothing in a single process."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        dist.barrier(group=group)
-
-
-def _wait_group():
-    """A CPU (gloo) group with a long timeout for the processes that wait while the main one
-    finishes the run: on GPUs they then wait on the CPU, not inside a NCCL timeout. None in a
-    single process. Every process must call this at the same point."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return None
-    return dist.new_group(backend="gloo", timeout=WAIT_FOR_MAIN)
-
-
 def _training_arguments(cfg: Config, out: Path, device, precision: str, processes: int = 1):
     from transformers import TrainingArguments
 
@@ -183,7 +87,7 @@ def _training_arguments(cfg: Config, out: Path, device, precision: str, processe
         output_dir=str(out / CHECKPOINTS),
         num_train_epochs=t.epochs,
         max_steps=t.max_steps,
-        per_device_train_batch_size=_per_process_batch(cfg, processes),
+        per_device_train_batch_size=per_process_batch(cfg, processes),
         per_device_eval_batch_size=t.eval_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
@@ -237,9 +141,9 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
 
     started = time.time()
     out = Path(cfg.output.dir)
-    clear = _check_output(cfg, out, resume, overwrite)  # every process reads the folder; none writes yet
+    clear = check_output(cfg, out, resume, overwrite)  # every process reads the folder; none writes yet
     processes = world_size()
-    per_process_batch = _per_process_batch(cfg, processes)
+    batch_share = per_process_batch(cfg, processes)
     # the kind of device every process trains on (`accelerate launch --cpu` asks for the CPU)
     device = resolve_device("cpu" if os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") else "auto")
     precision = training_precision(cfg.training.precision, device)
@@ -266,8 +170,8 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     args = _training_arguments(cfg, out, device, precision, processes)  # starts torch.distributed, if launched so
     main = args.process_index == 0
     logger.info("training on %s, %s, %d process(es) of %d sentences per step", args.device, precision,
-                args.world_size, per_process_batch)
-    _barrier()  # every process has checked the folder before the main one changes it
+                args.world_size, batch_share)
+    barrier()  # every process has checked the folder before the main one changes it
     if main:
         if clear:
             shutil.rmtree(out)
@@ -292,14 +196,14 @@ def train(cfg: Config, resume: bool = False, overwrite: bool = False, callbacks:
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     trainer_eval = trainer.evaluate()  # every process takes part; each gets the gathered metrics
 
-    wait = _wait_group()
+    wait = wait_group()
     if trainer.is_world_process_zero():
         _save_evaluate_describe(cfg, out, trainer, tokenizer, splits, trainer_eval, started, data_note, {
             "class_weights": class_weights, "world_size": args.world_size, "device": args.device.type,
-            "precision": precision, "per_process_batch_size": per_process_batch,
+            "precision": precision, "per_process_batch_size": batch_share,
             "distill": describe_distill(cfg, splits["train"]),
         })
-    _barrier(wait)  # the others return once the folder is complete
+    barrier(wait)  # the others return once the folder is complete
     return out
 
 

@@ -1,10 +1,11 @@
 """`newsstance models fetch` and `newsstance distill label-unlabelled`: the teacher's weights and
-the soft labels it writes (registered on the main parser by `cli.build_parser`)."""
+the soft labels it writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from newsstance.cli.options import whole_number
 from newsstance.defaults import BATCH_SIZE, SEED
 
 
@@ -26,7 +27,7 @@ def _label_unlabelled(args) -> int:
     return 0
 
 
-def add_commands(sub, whole_number) -> None:
+def add_commands(sub) -> None:
     from newsstance.models.packaged import MODELS
 
     models = sub.add_parser("models", help="base models shipped on PyPI (the teacher)").add_subparsers(
