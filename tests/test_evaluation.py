@@ -39,6 +39,25 @@ def test_intervals_contain_the_point_estimate():
     assert same["delta_macro_f1"] == 0 and same["ci"] == [0.0, 0.0]
 
 
+def test_all_resamples_at_once_score_as_scikit_learn_does_each():
+    from newsstance.evaluation.bootstrap import _resample_scores, _scores
+
+    rng = np.random.default_rng(5)
+    docs = [f"d{i // 4}" for i in range(80)]
+    refs = rng.choice([0, 2], 80)  # label 1 is never gold: absent from some resamples, predicted in others
+    preds = np.where(rng.random(80) < 0.6, refs, rng.integers(0, 3, 80))
+    preds[:4] = 1  # only article d0 has a prediction of label 1
+    weights = article_weights(docs, n_resamples=60, seed=2)
+    vectorised = _resample_scores(refs, preds, weights)
+    for i, w in enumerate(weights):
+        accuracy, precision, recall, f1, macro = _scores(refs, preds, w)
+        assert vectorised["accuracy"][i] == pytest.approx(accuracy, abs=1e-12)
+        assert vectorised["macro_f1"][i] == pytest.approx(macro, abs=1e-12)
+        for name, expected in (("precision", precision), ("recall", recall), ("f1", f1)):
+            np.testing.assert_allclose(vectorised[name][i], expected, atol=1e-12)
+    assert len({int(w[:4].sum() > 0) for w in weights}) == 2  # both cases occurred: label 1 drawn and not
+
+
 def test_temperature_scaling_fixes_an_overconfident_model():
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 3, 2000)
