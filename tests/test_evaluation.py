@@ -56,6 +56,9 @@ def test_all_resamples_at_once_score_as_scikit_learn_does_each():
         for name, expected in (("precision", precision), ("recall", recall), ("f1", f1)):
             np.testing.assert_allclose(vectorised[name][i], expected, atol=1e-12)
     assert len({int(w[:4].sum() > 0) for w in weights}) == 2  # both cases occurred: label 1 drawn and not
+    for bad_refs, bad_preds in (([], []), ([0, 1], [0]), ([0, 3], [0, 1]), ([-1, 0], [0, 0])):
+        with pytest.raises(ValueError, match="label ids 0 to 2"):
+            bootstrap_ci(["a"] * len(bad_refs), bad_refs, bad_preds)
 
 
 def test_temperature_scaling_fixes_an_overconfident_model():

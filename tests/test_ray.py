@@ -158,21 +158,21 @@ def test_cuda_on_a_cluster_without_gpus_is_one_clear_error(local_ray, folder, ti
 
 def test_a_worker_that_dies_mid_run_is_replaced_and_no_row_is_written_twice(local_ray, folder, tiny_model, tmp_path,
                                                                              monkeypatch):
-    import newsstance.distributed as distributed
+    from newsstance.distributed import actors
 
     reference = tmp_path / "reference"
     run_ray_predict(RayOptions(paths=[str(folder)], output=str(reference), model=str(tiny_model)),
                     progress=lambda m: None)
     marker = tmp_path / "died-once"
 
-    class DiesOnce(distributed.ArticleLabeller):  # pickled by value into the actor
+    class DiesOnce(actors.ArticleLabeller):  # pickled by value into the actor
         def __call__(self, batch):
             if not marker.exists():
                 marker.write_text("x")
                 os._exit(1)  # the worker process dies mid-task, as on an OOM kill or a lost node
             return super().__call__(batch)
 
-    monkeypatch.setattr(distributed, "ArticleLabeller", DiesOnce)
+    monkeypatch.setattr(actors, "ArticleLabeller", DiesOnce)
     out = tmp_path / "ray-out"
     counts = run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model)),
                              progress=lambda m: None)
@@ -191,8 +191,9 @@ def test_an_address_where_nothing_listens_fails_in_seconds_before_anything_is_wr
     for address in (f"ray://127.0.0.1:{port}", f"127.0.0.1:{port}"):
         with pytest.raises(NewsstanceError, match=f"--address {address}: nothing answers at 127.0.0.1:{port}"):
             run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address=address))
-    with pytest.raises(NewsstanceError, match="expected auto, HOST:PORT or ray://HOST:PORT"):
-        run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address="headnode"))
+    for address in ("headnode", "ray://headnode", "headnode:70000"):
+        with pytest.raises(NewsstanceError, match="expected auto, HOST:PORT or ray://HOST:PORT"):
+            run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address=address))
     assert not out.exists()
 
 

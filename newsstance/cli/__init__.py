@@ -36,7 +36,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # train and predict say themselves whether --resume can continue
         print("interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

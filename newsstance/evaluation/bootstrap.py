@@ -45,8 +45,12 @@ def _resample_scores(refs, preds, weights: np.ndarray) -> dict[str, np.ndarray]:
     """`_scores` for every row of `weights` (n_resamples, n_rows) at once: accuracy and macro-F1
     (n_resamples,), precision, recall and F1 (n_resamples, n_labels)."""
     k = len(LABELS)
+    refs, preds = np.asarray(refs, dtype=int), np.asarray(preds, dtype=int)
+    if len(refs) == 0 or len(refs) != len(preds) or not (0 <= min(refs.min(), preds.min()) <= max(refs.max(), preds.max()) < k):
+        raise ValueError(f"bootstrap: expected as many predictions as gold labels (at least one), as label ids 0 to "
+                         f"{k - 1}; got {len(refs)} gold and {len(preds)} predicted")
     pair = np.zeros((len(refs), k * k))
-    pair[np.arange(len(refs)), np.asarray(refs) * k + np.asarray(preds)] = 1.0
+    pair[np.arange(len(refs)), refs * k + preds] = 1.0
     confusion = (weights @ pair).reshape(len(weights), k, k)  # [resample, gold, predicted]
     tp = np.diagonal(confusion, axis1=1, axis2=2)
     gold, predicted = confusion.sum(axis=2), confusion.sum(axis=1)

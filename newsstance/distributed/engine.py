@@ -1,66 +1,30 @@
-"""Batch prediction on a Ray cluster (Ray Data), and `classify_dataset` for a Ray Dataset you have.
-
-    newsstance predict ARTICLES/ -o OUT_DIR --engine ray [--address auto|ray://HOST:PORT] [--workers N]
-
-Files are listed on the driver: local folders by the local engine's rules (supported suffixes,
-de-duplicated, newsstance outputs excluded), or any URI pyarrow's filesystems accept (s3://, gs://,
-hdfs://, file://). They are cut into chunks; each chunk is a Ray dataset of file paths mapped by an
-actor pool (`--workers` actors, one model load each). An actor reads its files (bytes through
-pyarrow for URIs), segments the articles and labels every sentence with the functions of the local
-engine, so the sentence rows are the local engine's rows. Output, all Parquet:
-
-    OUT_DIR/sentences/chunk-NNNNN-*.parquet   sentence rows (Ray Data writes them from the workers)
-    OUT_DIR/summary/chunk-NNNNN.parquet       one row per article
-    OUT_DIR/errors/chunk-NNNNN.parquet        files and records that could not be read
-    OUT_DIR/chunks/chunk-NNNNN.json           a chunk's commit record, written last
-    OUT_DIR/run.json                          what the run is (model hash, inputs, options)
-
-A chunk's rows count only once its record exists: `--resume` removes the files of a chunk that
-has none (a run stopped while writing it) and skips the files of committed chunks, so no row is
-written twice. Ray retries a task whose worker died; its output replaces the lost one.
-"""
+"""The driver of the Ray engine: list the files, cut them into chunks, run each chunk on an actor
+pool (actors.py) and commit its Parquet files; the output folder's checks and --resume.
+The layout of the output is described in the package's docstring."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 import shutil
 import socket
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from newsstance.defaults import ARTICLE_SUFFIXES, BATCH_SIZE
+from newsstance.distributed import actors
+from newsstance.distributed.support import is_uri, require_ray
 from newsstance.errors import NewsstanceError
 from newsstance.files import write_json_atomic
-from newsstance.labels import LABELS
+from newsstance.prediction.journal import OutputLock, pid_file
 
-logger = logging.getLogger(__name__)
-
-INSTALL_HINT = 'pip install "newsstance[ray]"'
 CHUNK_FILES = 1000  # files per committed chunk
 FILES_PER_TASK = 8  # files an actor takes at once
-CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's port to answer
+CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's port to answer (per address the host resolves to)
 SUBDIRS = ("sentences", "summary", "errors", "chunks")
 RUN_RECORD = "run.json"
 LOCK = ".newsstance.lock"
-
-
-def require_ray():
-    try:
-        import ray
-        import ray.data  # noqa: F401
-    except ImportError:
-        raise NewsstanceError(f"--engine ray needs Ray, which is not installed: {INSTALL_HINT}") from None
-    return ray
-
-
-def is_uri(path: str) -> bool:
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", str(path)))
 
 
 @dataclass
@@ -121,101 +85,19 @@ def list_files(paths: list[str], output: Path) -> tuple[list[str], int]:
     return files, skipped
 
 
-# --- the work of one actor -------------------------------------------------------------
-
-
-def _load_classifier(model, device: str, dtype: str, threads: int):
-    """The model load of an actor (once per actor), on `threads` torch threads."""
-    import torch
-
-    from newsstance.prediction.classifier import Classifier, resolve_model_dir
-
-    torch.set_num_threads(threads)
-    return Classifier.load(resolve_model_dir(model), device=device, dtype=dtype)
-
-
-class ArticleLabeller:
-    """A Ray actor: loads the classifier once, then labels batches of files."""
-
-    def __init__(self, model: str | None, device: str, dtype: str, batch_size: int, min_confidence: float | None,
-                 fields, max_bytes: int | None, threads: int):
-        self.classifier = _load_classifier(model, device, dtype, threads)
-        settings = self.classifier.settings
-        self.threshold = min_confidence if min_confidence is not None else settings.min_confidence
-        self.batch_size, self.fields, self.max_bytes = batch_size, fields, max_bytes
-
-    def _items(self, path: str):
-        from newsstance.defaults import MAX_ARTICLE_BYTES
-        from newsstance.prediction.readers import Fields, ReadError, read_file
-
-        fields, max_bytes = self.fields or Fields(), self.max_bytes or MAX_ARTICLE_BYTES
-        if not is_uri(path):
-            yield from read_file(Path(path), fields, max_bytes)
-            return
-        import pyarrow.fs as pafs
-
-        try:
-            fs, inner = pafs.FileSystem.from_uri(path)
-            size = fs.get_file_info(inner).size
-            if size > max_bytes:
-                data = b""
-                raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}); split it or raise --max-bytes")
-            with fs.open_input_file(inner) as handle:
-                data = handle.read()
-        except (OSError, ValueError) as exc:
-            yield ReadError(path, str(exc))
-            return
-        for item in read_file(Path(inner), fields, max_bytes, data=data):
-            yield replace(item, path=path)
-
-    def __call__(self, batch: dict) -> dict:
-        from newsstance.prediction.analysis import build_result
-        from newsstance.prediction.batch import article_rows, error_row, prepare_article, summary_row
-        from newsstance.prediction.readers import ReadError
-
-        out = {"path": [], "rows": [], "summaries": [], "errors": []}
-        pending, sentences, contexts = [], [], []
-        for path in batch["path"]:
-            path = str(path)
-            articles, errors = [], []
-            for item in self._items(path):
-                prepared = item if isinstance(item, ReadError) else prepare_article(item, self.classifier)
-                if isinstance(prepared, ReadError):
-                    errors.append(error_row(prepared))
-                    continue
-                spans, sents, ctx = prepared
-                articles.append((item, spans, len(sentences), len(sents)))
-                sentences += sents
-                contexts += ctx
-            pending.append((path, articles, errors))
-        probs = self.classifier.probabilities(sentences, contexts, self.batch_size) if sentences else None
-        for path, articles, errors in pending:
-            rows, summaries = [], []
-            for article, spans, start, n in articles:
-                result = build_result(article.text, spans, probs[start:start + n], self.threshold)
-                rows += article_rows(article, result)
-                summaries.append(summary_row(article, result))
-            out["path"].append(path)
-            out["rows"].append(json.dumps(rows, ensure_ascii=False))
-            out["summaries"].append(json.dumps(summaries, ensure_ascii=False))
-            out["errors"].append(json.dumps(errors, ensure_ascii=False))
-        return {k: np.array(v, dtype=object) for k, v in out.items()}
-
-
-def _explode(row: dict) -> list[dict]:
-    return json.loads(row["rows"])
-
-
 # --- the driver -------------------------------------------------------------------------
 
 
 def _check_address(address: str) -> None:
-    """Fail in seconds where Ray would wait minutes: a HOST:PORT where nothing listens."""
-    if address in ("auto", "local"):
+    """Fail in seconds where Ray would wait minutes: a HOST:PORT (or ray://HOST:PORT) where nothing
+    listens. Other forms (auto, local, another client scheme) go to ray.init as they are."""
+    scheme, has_scheme, rest = address.partition("://")
+    if address in ("auto", "local") or (has_scheme and scheme != "ray"):
         return
-    host, sep, port = address.split("://", 1)[-1].rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise NewsstanceError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT")
+    host, sep, port = (rest if has_scheme else address).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise NewsstanceError(f"--address {address!r}: expected auto, HOST:PORT or ray://HOST:PORT (a port from 1 "
+                              "to 65535)")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
@@ -253,7 +135,7 @@ def _identity(options: RayOptions) -> dict:
 def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
     """Check the folder against the run; returns the files committed chunks already hold."""
     record = out / RUN_RECORD
-    existing = any(p.name not in (LOCK, LOCK + ".pid") for p in out.iterdir())
+    existing = any(p.name not in (LOCK, pid_file(out / LOCK).name) for p in out.iterdir())
     if existing and not record.is_file():
         raise NewsstanceError(f"{out}: exists and is not a newsstance Ray output (no {RUN_RECORD}); choose a new "
                               "folder: nothing in it is replaced")
@@ -300,8 +182,6 @@ def _write_table(rows: list[dict], path: Path, columns: list[str]) -> None:
 
 def run_ray_predict(options: RayOptions, progress=print) -> dict:
     """Label every article under `options.paths` on Ray; returns the counts."""
-    from newsstance.prediction.journal import OutputLock
-
     out = Path(options.output)
     if is_uri(options.output):
         raise NewsstanceError(f"-o {options.output}: the Ray engine writes to a local or mounted folder; give a path")
@@ -343,14 +223,14 @@ def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: in
     threads = options.threads or 1
     gpus = 1 if str(options.device).startswith("cuda") else 0
     results = ray.data.from_items([{"path": f} for f in files]).map_batches(
-        ArticleLabeller, batch_size=FILES_PER_TASK, compute=ray.data.ActorPoolStrategy(size=options.workers),
+        actors.ArticleLabeller, batch_size=FILES_PER_TASK, compute=ray.data.ActorPoolStrategy(size=options.workers),
         num_cpus=threads, num_gpus=gpus,  # Ray Data restarts an actor that died and retries its task
         fn_constructor_kwargs={"model": options.model, "device": options.device, "dtype": options.dtype,
                                "batch_size": options.batch_size, "min_confidence": options.min_confidence,
                                "fields": options.fields, "max_bytes": options.max_bytes, "threads": threads},
     ).materialize()
     staging = out / ".staging" / name
-    sentences = results.flat_map(_explode)
+    sentences = results.flat_map(actors.explode)
     n_sentences = sentences.count()
     if n_sentences:
         sentences.write_parquet(str(staging))
@@ -367,41 +247,3 @@ def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: in
     counts = {"articles": len(summaries), "sentences": n_sentences, "errors": len(errors)}
     write_json_atomic(out / "chunks" / f"{name}.json", {"files": files, **counts})  # the commit
     return counts
-
-
-# --- a Ray Dataset you already have ----------------------------------------------------
-
-
-class SentenceLabeller:
-    """A Ray actor adding label, score, uncertain and p_<label> columns to sentence batches."""
-
-    def __init__(self, model, text_column: str, batch_size: int, device: str, dtype: str, threads: int):
-        self.classifier = _load_classifier(model, device, dtype, threads)
-        self.text_column, self.batch_size = text_column, batch_size
-
-    def __call__(self, batch):
-        texts = [str(t) for t in batch[self.text_column]]
-        # sentences without their neighbours, as classify() gives them (a context model sees empty context)
-        probs = self.classifier.probabilities(texts, self.classifier.contexts(len(texts), None, None), self.batch_size)
-        threshold = self.classifier.settings.min_confidence or 0.0
-        batch["label"] = [LABELS[int(i)] for i in probs.argmax(axis=1)]
-        batch["score"] = probs.max(axis=1)
-        batch["uncertain"] = probs.max(axis=1) < threshold
-        for k, label in enumerate(LABELS):
-            batch[f"p_{label}"] = probs[:, k]
-        return batch
-
-
-def classify_dataset(ds, text_column: str = "text", model: str | None = None, batch_size: int = BATCH_SIZE,
-                     workers: int = 1, device: str = "cpu", dtype: str = "auto", threads: int = 1):
-    """`ds` (a Ray Dataset with one sentence per row in `text_column`) with `label`, `score`,
-    `uncertain` and `p_<label>` columns added, computed by `workers` actors (one model load each)."""
-    ray = require_ray()
-    if text_column not in ds.columns():
-        raise NewsstanceError(f"classify_dataset: no column {text_column!r} in the dataset (it has {ds.columns()}); "
-                              "pass text_column=")
-    return ds.map_batches(SentenceLabeller, batch_size=batch_size, batch_format="pandas",
-                          compute=ray.data.ActorPoolStrategy(size=workers),
-                          num_cpus=threads, num_gpus=1 if str(device).startswith("cuda") else 0,
-                          fn_constructor_kwargs={"model": model, "text_column": text_column, "batch_size": batch_size,
-                                                 "device": device, "dtype": dtype, "threads": threads})
