@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,7 +154,7 @@ def test_cli_refuses_local_only_options_with_the_ray_engine(folder, tmp_path, ca
 def test_cuda_on_a_cluster_without_gpus_is_one_clear_error(local_ray, folder, tiny_model, tmp_path):
     with pytest.raises(NewsstanceError, match="--device cuda: the Ray cluster has no GPU"):
         run_ray_predict(RayOptions(paths=[str(folder)], output=str(tmp_path / "o"), model=str(tiny_model), device="cuda"))
-    assert not list((tmp_path / "o" / "chunks").glob("*"))  # nothing committed
+    assert not (tmp_path / "o").exists()  # nothing committed, nothing left: no folder, as before
 
 
 def test_a_worker_that_dies_mid_run_is_replaced_and_no_row_is_written_twice(local_ray, folder, tiny_model, tmp_path,
@@ -207,3 +208,21 @@ def test_a_second_run_on_the_same_folder_is_refused_and_named(folder, tiny_model
         with pytest.raises(NewsstanceError, match=rf"another newsstance predict is writing .*o \(pid {os.getpid()}\)"):
             run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model)))
     assert not list(out.iterdir())  # the holder cleaned up; the refused run wrote nothing
+
+
+def test_a_run_that_cannot_connect_leaves_a_new_folder_empty_and_an_old_run_intact(local_ray, folder, tiny_model,
+                                                                                    tmp_path):
+    old = tmp_path / "old"
+    options = RayOptions(paths=[str(folder / "port.txt"), str(folder / "more" / "rail.md")], output=str(old),
+                         model=str(tiny_model), chunk_files=1)
+    run_ray_predict(options, progress=lambda m: None)
+    (old / "chunks" / "chunk-00002.json").unlink()  # stopped before its second chunk's commit
+    committed = {p: p.read_bytes() for p in old.rglob("*") if p.is_file() and "chunk-00002" not in p.name}
+    ray.shutdown()  # the last test of the module: `auto` must look for a cluster, and find none
+    out = tmp_path / "o"
+    with pytest.raises(NewsstanceError, match="cannot reach the Ray cluster at 'auto'"):
+        run_ray_predict(RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), address="auto"))
+    assert not out.exists()  # the folder it created is gone: a rerun is not refused as "holds a run already"
+    with pytest.raises(NewsstanceError, match="cannot reach the Ray cluster at 'auto'"):
+        run_ray_predict(replace(options, address="auto", resume=True))
+    assert {p: p.read_bytes() for p in old.rglob("*") if p.is_file()} == committed  # the committed chunk is kept

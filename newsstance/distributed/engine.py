@@ -142,9 +142,7 @@ def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
     if existing and not options.resume:
         if not options.overwrite:
             raise NewsstanceError(f"{out}: holds a run already; pass --resume to continue it or --overwrite to replace it")
-        for name in (*SUBDIRS, ".staging", RUN_RECORD):  # only what a Ray run writes
-            target = out / name
-            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+        _remove_run(out)
     if options.resume and record.is_file():
         before = json.loads(record.read_text(encoding="utf-8"))
         changed = [k for k in ("model", "model_sha256", "inputs", "min_confidence") if before.get(k) != identity.get(k)]
@@ -167,6 +165,13 @@ def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
                 stale.unlink()
     shutil.rmtree(out / ".staging", ignore_errors=True)
     return done
+
+
+def _remove_run(out: Path) -> None:
+    """Remove what a Ray run writes into `out`, and only that."""
+    for name in (*SUBDIRS, ".staging", RUN_RECORD):
+        target = out / name
+        shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
 
 
 def _write_table(rows: list[dict], path: Path, columns: list[str]) -> None:
@@ -192,30 +197,46 @@ def run_ray_predict(options: RayOptions, progress=print) -> dict:
     if options.address:
         _check_address(options.address)  # before anything is written
     identity = _identity(options)
+    existed = out.exists()
+    fresh = not existed or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    with OutputLock(out / LOCK, out):
-        done = _prepare_output(out, identity, options)
-        files, skipped = list_files(options.paths, out)
-        todo = [f for f in files if f not in done]
-        counts = {"files": len(files), "resumed_files": len(files) - len(todo), "skipped_unsupported": skipped,
-                  "articles": 0, "sentences": 0, "errors": 0}
-        if not todo:
-            return counts
-        ray = _connect(options)
-        if str(options.device).startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
-            raise NewsstanceError(f"--device {options.device}: the Ray cluster has no GPU; use --device cpu, or add GPU "
-                                  "nodes to the cluster")
-        started = time.time()
-        first = len(list((out / "chunks").glob("chunk-*.json")))
-        for i in range(0, len(todo), options.chunk_files):
-            number = first + i // options.chunk_files + 1
-            chunk_counts = _run_chunk(ray, options, todo[i:i + options.chunk_files], out, number)
-            for key in ("articles", "sentences", "errors"):
-                counts[key] += chunk_counts[key]
-            elapsed = time.time() - started
-            progress(f"chunk {number}: {counts['articles']:,} articles, {counts['sentences']:,} sentences "
-                     f"({counts['sentences'] / max(elapsed, 1e-9):.0f} sentences/s)")
+    try:
+        with OutputLock(out / LOCK, out):
+            done = _prepare_output(out, identity, options)
+            try:
+                return _run(options, out, done, progress)
+            except BaseException:
+                if fresh and not any((out / "chunks").glob("chunk-*.json")):
+                    _remove_run(out)  # failed (cannot connect, Ctrl-C) before a commit: leave the folder as it was
+                raise
+    except BaseException:
+        if not existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # and a folder this run created, empty again, goes too (after the lock has)
+        raise
+
+
+def _run(options: RayOptions, out: Path, done: set[str], progress) -> dict:
+    files, skipped = list_files(options.paths, out)
+    todo = [f for f in files if f not in done]
+    counts = {"files": len(files), "resumed_files": len(files) - len(todo), "skipped_unsupported": skipped,
+              "articles": 0, "sentences": 0, "errors": 0}
+    if not todo:
         return counts
+    ray = _connect(options)
+    if str(options.device).startswith("cuda") and ray.cluster_resources().get("GPU", 0) < 1:
+        raise NewsstanceError(f"--device {options.device}: the Ray cluster has no GPU; use --device cpu, or add GPU "
+                              "nodes to the cluster")
+    started = time.time()
+    first = len(list((out / "chunks").glob("chunk-*.json")))
+    for i in range(0, len(todo), options.chunk_files):
+        number = first + i // options.chunk_files + 1
+        chunk_counts = _run_chunk(ray, options, todo[i:i + options.chunk_files], out, number)
+        for key in ("articles", "sentences", "errors"):
+            counts[key] += chunk_counts[key]
+        elapsed = time.time() - started
+        progress(f"chunk {number}: {counts['articles']:,} articles, {counts['sentences']:,} sentences "
+                 f"({counts['sentences'] / max(elapsed, 1e-9):.0f} sentences/s)")
+    return counts
 
 
 def _run_chunk(ray, options: RayOptions, files: list[str], out: Path, number: int) -> dict:
