@@ -42,3 +42,25 @@ def tiny_model_copy(tiny_model, tmp_path) -> Path:
     copy = tmp_path / "model"
     shutil.copytree(tiny_model, copy)
     return copy
+
+
+def interrupt_predict_after(monkeypatch, chunks: int):
+    """Make the next `run_predict` stop with Ctrl-C right after `chunks` chunks are journalled
+    (a chunk per sentence). Returns a function that takes the interruption away again."""
+    from newsstance.prediction import batch
+
+    monkeypatch.setattr(batch, "CHUNK_SENTENCES", 1)
+    real = batch._append
+    seen = {"journal": 0}
+
+    def append(path, records):
+        size = real(path, records)
+        if path.name.endswith(".journal"):
+            seen["journal"] += 1
+            if seen["journal"] == chunks + 1:  # the header, then the chunks
+                raise KeyboardInterrupt
+        return size
+
+    monkeypatch.setattr(batch, "_append", append)
+    return lambda: monkeypatch.setattr(batch, "_append", real)
+

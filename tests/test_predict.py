@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import interrupt_predict_after
 from newsstance.cli import main
 from newsstance.errors import NewsstanceError, OutputExistsError
-from newsstance.prediction import batch
 from newsstance.prediction.batch import PredictOptions, run_predict
 from newsstance.prediction.readers import Fields, read_file
 
@@ -106,26 +106,14 @@ def test_interrupted_run_resumes_without_duplicates(articles, tmp_path, tiny_mod
     full = _options(articles, tmp_path, tiny_model)
     full.output = str(tmp_path / "out" / "full.jsonl")
     run_predict(full, progress=False)
-    monkeypatch.setattr(batch, "CHUNK_SENTENCES", 1)  # a chunk per article
-    calls = {"n": 0}
-    real_append = batch._append
-
-    def append_then_interrupt(path, records):
-        size = real_append(path, records)
-        if path.name.endswith(".journal"):
-            calls["n"] += 1
-            if calls["n"] == 3:  # the header, then two chunks
-                raise KeyboardInterrupt
-        return size
-
-    monkeypatch.setattr(batch, "_append", append_then_interrupt)
+    restore = interrupt_predict_after(monkeypatch, chunks=2)
     options = _options(articles, tmp_path, tiny_model)
     with pytest.raises(NewsstanceError, match="--resume"):
         run_predict(options, progress=False)
     assert not Path(options.output).exists() and Path(options.output + ".partial").exists()
     with pytest.raises(OutputExistsError, match="pass --resume"):
         run_predict(options, progress=False)
-    monkeypatch.setattr(batch, "_append", real_append)
+    restore()
     options.resume = True
     stats = run_predict(options, progress=False)
     assert stats.resumed_articles >= 2
@@ -284,22 +272,11 @@ def test_html_report_renders_highlights(articles, tmp_path, tiny_model):
 
 def test_resume_refuses_a_different_run_and_csv_keeps_paragraphs(articles, tmp_path, tiny_model, tiny_model_copy, monkeypatch):
     (tmp_path / "out").mkdir()
-    monkeypatch.setattr(batch, "CHUNK_SENTENCES", 1)
-    real_append = batch._append
-    calls = {"n": 0}
-
-    def interrupt(path, records):
-        size = real_append(path, records)
-        calls["n"] += path.name.endswith(".journal")
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return size
-
-    monkeypatch.setattr(batch, "_append", interrupt)
+    restore = interrupt_predict_after(monkeypatch, chunks=1)
     options = _options(articles, tmp_path, tiny_model)
     with pytest.raises(NewsstanceError):
         run_predict(options, progress=False)
-    monkeypatch.setattr(batch, "_append", real_append)
+    restore()
     other = _options(articles, tmp_path, tiny_model_copy, resume=True)
     with pytest.raises(NewsstanceError, match="different model"):
         run_predict(other, progress=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import interrupt_predict_after
 from newsstance.cli import main
 from newsstance.errors import NewsstanceError
 from newsstance.prediction import batch
@@ -40,24 +41,6 @@ def _rows(path) -> list[dict]:
 
 def _predict(*argv) -> list[str]:
     return ["predict", *map(str, argv)]
-
-
-def _interrupt_after_first_chunk(monkeypatch):
-    """Make the next run stop with Ctrl-C right after its first chunk is journalled."""
-    monkeypatch.setattr(batch, "CHUNK_SENTENCES", 1)
-    real = batch._append
-    seen = {"journal": 0}
-
-    def append(path, records):
-        size = real(path, records)
-        if path.name.endswith(".journal"):
-            seen["journal"] += 1
-            if seen["journal"] == 2:  # the header, then one chunk
-                raise KeyboardInterrupt
-        return size
-
-    monkeypatch.setattr(batch, "_append", append)
-    return lambda: monkeypatch.setattr(batch, "_append", real)
 
 
 # 1. one writer per output
@@ -175,7 +158,7 @@ def test_only_the_runs_own_outputs_are_excluded_and_they_are_counted(tmp_path, t
 
 
 def test_the_journal_header_lists_every_file_of_the_run(inp, tmp_path, tiny_model, monkeypatch):
-    _interrupt_after_first_chunk(monkeypatch)
+    interrupt_predict_after(monkeypatch, chunks=1)
     out = tmp_path / "p.jsonl"
     with pytest.raises(NewsstanceError):
         run_predict(PredictOptions(paths=[str(inp)], output=str(out), model=str(tiny_model), summary=str(tmp_path / "s.csv"),
@@ -189,7 +172,7 @@ def test_the_journal_header_lists_every_file_of_the_run(inp, tmp_path, tiny_mode
 # 6. resume checks what the rows depend on
 
 def test_resume_refuses_changed_weights_or_inputs_naming_them(inp, tmp_path, tiny_model_copy, monkeypatch):
-    restore = _interrupt_after_first_chunk(monkeypatch)
+    restore = interrupt_predict_after(monkeypatch, chunks=1)
     options = PredictOptions(paths=[str(inp)], output=str(tmp_path / "p.jsonl"), model=str(tiny_model_copy))
     with pytest.raises(NewsstanceError, match="--resume"):
         run_predict(options, progress=False)
@@ -212,7 +195,7 @@ def test_resume_refuses_changed_weights_or_inputs_naming_them(inp, tmp_path, tin
 
 
 def test_resume_refuses_adding_html_or_summary(inp, tmp_path, tiny_model, monkeypatch, capsys):
-    restore = _interrupt_after_first_chunk(monkeypatch)
+    restore = interrupt_predict_after(monkeypatch, chunks=1)
     out = tmp_path / "p.jsonl"
     assert main(_predict(inp, "-o", out, "--model", tiny_model)) == 130
     restore()
