@@ -52,7 +52,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "spec
 def newsstance(*args: str, torchrun: bool = False, env: dict | None = None) -> None:
     import os
 
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1"] if torchrun else [sys.executable]
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=1"] if torchrun
+                else [sys.executable])
     command = [*launcher, "-m", "newsstance", *args]
     print("$", " ".join(command), flush=True)
     started = time.time()
@@ -68,6 +69,8 @@ def compare(name: str, a: list[dict], b: list[dict]) -> float:
     """Label agreement of two predict runs over the same sentences; prints the numbers."""
     key = lambda r: (r["article_id"], r["sentence_index"])  # noqa: E731
     a, b = sorted(a, key=key), sorted(b, key=key)
+    if not a:
+        raise SystemExit(f"{name}: the runs wrote no sentence rows")
     if [(key(r), r["start"], r["end"]) for r in a] != [(key(r), r["start"], r["end"]) for r in b]:
         raise SystemExit(f"{name}: the two runs hold different sentences or offsets")
     same = sum(x["label"] == y["label"] for x, y in zip(a, b)) / len(a)
@@ -149,8 +152,11 @@ def main() -> int:
     ddp = out / "smoke-torchrun"
     newsstance("train", "configs/smoke.yaml", f"--set=output.dir={ddp}", "--set=training.precision=auto", *base,
                torchrun=True, env=device_env)
-    reports = sorted(p.name for p in (ddp / "evaluation").glob("report.md"))
-    print(f"torchrun: world size {json.loads((ddp / 'environment.json').read_text())['world_size']}, reports {reports}")
+    reports = sorted(str(p.relative_to(ddp)) for p in ddp.rglob("report.md"))
+    ddp_env = json.loads((ddp / "environment.json").read_text())
+    print(f"torchrun: world size {ddp_env['world_size']}, {ddp_env['device']}, {ddp_env['precision']}, reports {reports}")
+    if reports != ["evaluation/report.md"] or ddp_env["world_size"] != 1 or ddp_env["device"] != env["device"]:
+        raise SystemExit("torchrun: expected one report, world size 1 and the single process's device")
 
     # 4. Ray on the GPU
     try:

@@ -4,6 +4,7 @@ The layout of the output is described in the package's docstring."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -135,7 +136,7 @@ def _identity(options: RayOptions) -> dict:
 def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
     """Check the folder against the run; returns the files committed chunks already hold."""
     record = out / RUN_RECORD
-    existing = any(p.name not in (LOCK, pid_file(out / LOCK).name) for p in out.iterdir())
+    existing = _holds_anything(out)
     if existing and not record.is_file():
         raise NewsstanceError(f"{out}: exists and is not a newsstance Ray output (no {RUN_RECORD}); choose a new "
                               "folder: nothing in it is replaced")
@@ -165,6 +166,13 @@ def _prepare_output(out: Path, identity: dict, options: RayOptions) -> set[str]:
                 stale.unlink()
     shutil.rmtree(out / ".staging", ignore_errors=True)
     return done
+
+
+def _holds_anything(out: Path) -> bool:
+    """Whether `out` holds more than the lock and a staging folder that Ray workers may still have
+    been writing into when a run was stopped (removed before the next run writes)."""
+    ignorable = {LOCK, pid_file(out / LOCK).name, ".staging"}
+    return any(p.name not in ignorable for p in out.iterdir())
 
 
 def _remove_run(out: Path) -> None:
@@ -198,20 +206,20 @@ def run_ray_predict(options: RayOptions, progress=print) -> dict:
         _check_address(options.address)  # before anything is written
     identity = _identity(options)
     existed = out.exists()
-    fresh = not existed or not any(out.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     try:
         with OutputLock(out / LOCK, out):
-            done = _prepare_output(out, identity, options)
+            fresh = not _holds_anything(out)
             try:
-                return _run(options, out, done, progress)
+                return _run(options, out, _prepare_output(out, identity, options), progress)
             except BaseException:
                 if fresh and not any((out / "chunks").glob("chunk-*.json")):
                     _remove_run(out)  # failed (cannot connect, Ctrl-C) before a commit: leave the folder as it was
                 raise
     except BaseException:
-        if not existed and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # and a folder this run created, empty again, goes too (after the lock has)
+        with contextlib.suppress(OSError):  # never hide the error that got us here
+            if not existed and not any(out.iterdir()):
+                out.rmdir()  # and a folder this run created, empty again, goes too (after the lock has)
         raise
 
 
