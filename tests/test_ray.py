@@ -88,6 +88,25 @@ def test_ray_rows_match_the_local_engine_row_for_row(local_ray, folder, tiny_mod
     assert len(list((out / "chunks").glob("chunk-*.json"))) == 2  # 6 readable-suffix files, 3 per chunk
 
 
+def test_uri_inputs_are_read_through_pyarrow_with_the_local_engine_limits(local_ray, folder, tiny_model, tmp_path):
+    local = tmp_path / "local.jsonl"
+    run_predict(PredictOptions(paths=[str(folder)], output=str(local), model=str(tiny_model), max_bytes=200),
+                progress=False)
+    expected = sorted((Path(e["path"]).name, e["reason"]) for e in
+                      (json.loads(line) for line in Path(f"{local}.errors.jsonl").read_text().splitlines()))
+    out = tmp_path / "ray-out"
+    run_ray_predict(RayOptions(paths=[folder.as_uri()], output=str(out), model=str(tiny_model), max_bytes=200),
+                    progress=lambda m: None)
+    errors = pq.read_table(out / "errors").to_pylist()
+    assert all(e["path"].startswith("file://") for e in errors)
+    assert sorted((Path(e["path"]).name, e["reason"]) for e in errors) == expected
+    assert any("too large" in reason for _, reason in expected) and any(r == "empty file" for _, r in expected)
+    local_rows = sorted((Path(r["path"]).name, r["sentence_index"], r["start"], r["end"], r["label"])
+                        for r in (json.loads(line) for line in local.read_text(encoding="utf-8").splitlines()))
+    assert local_rows and sorted((Path(r["path"]).name, r["sentence_index"], r["start"], r["end"], r["label"])
+                                 for r in _ray_rows(out)) == local_rows
+
+
 def test_resume_redoes_an_uncommitted_chunk_and_adds_nothing_twice(local_ray, folder, tiny_model, tmp_path):
     out = tmp_path / "ray-out"
     options = RayOptions(paths=[str(folder)], output=str(out), model=str(tiny_model), workers=1, chunk_files=3)

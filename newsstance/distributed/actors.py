@@ -24,7 +24,7 @@ class ArticleLabeller:
 
     def _items(self, path: str):
         from newsstance.defaults import MAX_ARTICLE_BYTES
-        from newsstance.prediction.readers import Fields, ReadError, read_file
+        from newsstance.prediction.readers import Fields, ReadError, check_size, read_file
 
         fields, max_bytes = self.fields or Fields(), self.max_bytes or MAX_ARTICLE_BYTES
         if not is_uri(path):
@@ -34,10 +34,7 @@ class ArticleLabeller:
 
         try:
             fs, inner = pafs.FileSystem.from_uri(path)
-            size = fs.get_file_info(inner).size
-            if size > max_bytes:
-                data = b""
-                raise ValueError(f"too large ({size:,} bytes; the limit is {max_bytes:,}); split it or raise --max-bytes")
+            check_size(fs.get_file_info(inner).size, max_bytes)  # before the download
             with fs.open_input_file(inner) as handle:
                 data = handle.read()
         except (OSError, ValueError) as exc:

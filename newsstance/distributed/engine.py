@@ -61,7 +61,6 @@ def list_files(paths: list[str], output: Path) -> tuple[list[str], int]:
             found = inventory(local, exclude=[output])
         except InputError as exc:
             raise NewsstanceError(str(exc)) from None
-        found.files = [f for f in found.files if output.resolve() not in f.resolve().parents]
         files += [str(f) for f in found.files]
         skipped += len(found.unsupported)
     for uri in (p for p in paths if is_uri(p)):

@@ -106,7 +106,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    _check_size(path.stat().st_size, max_bytes)
+    check_size(path.stat().st_size, max_bytes)
     return path.read_bytes()
 
 
@@ -190,7 +190,8 @@ def _csv_rows(path: Path, text: str, fields: Fields, max_bytes: int) -> Iterator
         yield ReadError(str(path), f"row {position + 1}: not valid CSV ({exc})", reader.line_num, position + 1)
 
 
-def _check_size(size: int, max_bytes: int) -> None:
+def check_size(size: int, max_bytes: int) -> None:
+    """ValueError for an empty file or one over the limit (local files, and remote ones before download)."""
     if size == 0:
         raise ValueError("empty file")
     if size > max_bytes:
@@ -200,7 +201,7 @@ def _check_size(size: int, max_bytes: int) -> None:
 def _read(path: Path, fields: Fields, max_bytes: int, data: bytes | None = None) -> Iterator[Article | ReadError]:
     try:
         if data is not None:
-            _check_size(len(data), max_bytes)
+            check_size(len(data), max_bytes)
         text = decode(data if data is not None else _read_bytes(path, max_bytes))
     except PermissionError:
         yield ReadError(str(path), "permission denied")
